@@ -1,0 +1,131 @@
+"""The normalized records every exchange module produces: the one place field names live.
+
+A record is one fact about one feed: a ``Ticker`` (top of book and last price), a ``Trade``
+(one execution, with the taker's side) or a ``Status`` (a feed's state changed). Prices and
+amounts are ``Decimal``s built from the exchange's own text and leave the process as strings
+through ``to_json()``, so no float noise ever reaches the page.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
+from enum import StrEnum
+from typing import Any
+
+
+class Side(StrEnum):
+    """The taker's side of a trade: ``buy`` means the aggressor bought (an up-tick)."""
+
+    BUY = "buy"
+    SELL = "sell"
+
+
+class FeedState(StrEnum):
+    """Where a feed is in its lifecycle, as the page shows it."""
+
+    CONNECTING = "connecting"
+    LIVE = "live"
+    RECONNECTING = "reconnecting"
+    STALE = "stale"
+    ERROR = "error"
+
+
+def format_time(moment: datetime) -> str:
+    """Render a UTC time as ISO-8601 with milliseconds and ``Z``: ``2026-11-24T17:42:03.123Z``."""
+    moment = moment.astimezone(UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+def format_decimal(value: Decimal | None) -> str | None:
+    """Render a decimal in plain notation (``0.00012``, never ``1.2E-4``), keeping its digits."""
+    return None if value is None else format(value, "f")
+
+
+def time_from_ms(ms: int | Decimal) -> datetime:
+    """Turn epoch milliseconds (the unit Bitfinex and most exchanges use) into a UTC time.
+
+    Raises ``ValueError`` for a number no clock can show, which parsers report as malformed.
+    """
+    try:
+        return datetime.fromtimestamp(int(ms) / 1000, UTC)
+    except (OverflowError, OSError) as exc:
+        raise ValueError(f"timestamp out of range: {ms}") from exc
+
+
+@dataclass(frozen=True, slots=True)
+class Ticker:
+    """Top of book and last traded price of one pair on one exchange."""
+
+    exchange: str
+    pair: str
+    symbol: str
+    time: datetime
+    bid: Decimal
+    ask: Decimal
+    last: Decimal
+    bid_size: Decimal | None = None
+    ask_size: Decimal | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "exchange": self.exchange,
+            "pair": self.pair,
+            "symbol": self.symbol,
+            "time": format_time(self.time),
+            "bid": format_decimal(self.bid),
+            "ask": format_decimal(self.ask),
+            "last": format_decimal(self.last),
+            "bid_size": format_decimal(self.bid_size),
+            "ask_size": format_decimal(self.ask_size),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Trade:
+    """One execution. ``amount`` is positive; ``side`` is the taker's side."""
+
+    exchange: str
+    pair: str
+    symbol: str
+    time: datetime
+    id: str
+    price: Decimal
+    amount: Decimal
+    side: Side
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "exchange": self.exchange,
+            "pair": self.pair,
+            "symbol": self.symbol,
+            "time": format_time(self.time),
+            "id": self.id,
+            "price": format_decimal(self.price),
+            "amount": format_decimal(self.amount),
+            "side": self.side.value,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Status:
+    """A feed's state changed. ``pair`` is ``None`` for the exchange connection as a whole."""
+
+    exchange: str
+    pair: str | None
+    state: FeedState
+    detail: str
+    time: datetime
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "exchange": self.exchange,
+            "pair": self.pair,
+            "state": self.state.value,
+            "detail": self.detail,
+            "time": format_time(self.time),
+        }
+
+
+Record = Ticker | Trade | Status
