@@ -1,0 +1,274 @@
+"""Bitfinex WebSocket API v2, public ``ticker`` and ``trades`` channels (docs.bitfinex.com).
+
+Events are JSON objects (``info``, ``subscribed``, ``error``, ...); channel data are JSON arrays
+led by a ``chanId`` that only the ``subscribed`` ack ties to a symbol, so reading them needs a
+per-connection map: ``BitfinexSession``. Numbers are JSON numbers, read as exact ``Decimal``s.
+The docs warn that array lengths must never be hard-coded (fields get appended, and conf flags
+such as SEQ_ALL add a trailing sequence number), so parsers index from the front and ignore
+whatever follows.
+
+Limit: Bitfinex allows 25 public channels per connection and we use two per pair, so one
+listener serves at most 12 pairs. Beyond that Bitfinex refuses each extra channel with error
+10305 "subscribe: limit", which reaches the page as an ``error`` status for that pair rather
+than a silent gap (sharding pairs over connections is left for later).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from .base import ExchangeListener, ReconnectRequested
+from .pairs import PairError, split_pair
+from .parsing import MalformedFrame, decimal, decode, reads_frame
+from .records import FeedState, Record, Side, Status, Ticker, Trade, time_from_ms
+
+NAME = "bitfinex"
+CHANNELS = ("ticker", "trades")
+
+# Bitfinex's own spelling of common currency codes (the reverse of ccxt bitfinex commonCurrencies)
+_NATIVE_CODES = {"USDT": "UST", "USDC": "UDC", "TUSD": "TSD", "BCH": "BCHN"}
+_NATIVE_CODE = re.compile(r"[A-Z0-9]+")
+
+# info codes (ws-general "Info Codes"); the docs say to rely on the code, never on ``msg``
+_RECONNECT_INFO = {
+    20051: "Bitfinex asked for a reconnect (info 20051: server stop/restart)",
+    20061: "Bitfinex maintenance ended (info 20061): resubscribing on a new connection",
+}
+_MAINTENANCE_START = 20060
+_ALREADY_SUBSCRIBED = 10301  # "subscribe: dup": the channel works, nothing to report
+
+# ticker fields (ws-public-ticker): BID, BID_SIZE, ASK, ASK_SIZE, DAILY_CHANGE,
+# DAILY_CHANGE_RELATIVE, LAST_PRICE, VOLUME, HIGH, LOW, ...
+_BID, _BID_SIZE, _ASK, _ASK_SIZE, _LAST_PRICE = 0, 1, 2, 3, 6
+_MTS_END = 253_402_300_800_000  # 10000-01-01, where datetime's range ends
+
+
+@dataclass(frozen=True, slots=True)
+class Channel:
+    """One subscribed channel of a connection, as its ``subscribed`` ack announced it."""
+
+    name: str  # "ticker" or "trades"
+    symbol: str
+    pair: str
+
+
+# Parsers -------------------------------------------------------------------------------------
+
+
+@reads_frame
+def parse_ticker(values: list[Any], channel: Channel, received_at: datetime) -> Ticker:
+    """Read a ticker update (ws-public-ticker); it carries no time, so it gets ``received_at``.
+
+    ``[232950,[278200,1.7023900800000002,282030,2.2626931299999997,-66440,-0.1903,282780,...],3]``
+    """
+    return Ticker(NAME, channel.pair, channel.symbol, received_at,
+                  bid=decimal(values[_BID]), ask=decimal(values[_ASK]),
+                  last=decimal(values[_LAST_PRICE]),
+                  bid_size=_optional_decimal(values[_BID_SIZE]),
+                  ask_size=_optional_decimal(values[_ASK_SIZE]))
+
+
+@reads_frame
+def parse_trade(values: list[Any], channel: Channel) -> Trade:
+    """Read one ``[ID, MTS, AMOUNT, PRICE]`` (ws-public-trades); AMOUNT's sign is the taker's side.
+
+    ``[17470,"te",[401597395,1574694478808,0.005,7245.3]]``
+    """
+    trade_id, mts, amount, price = values[0], values[1], decimal(values[2]), decimal(values[3])
+    if not _is_int(trade_id):
+        raise MalformedFrame(f"not a trade id: {trade_id!r}")
+    if not (_is_int(mts) and 0 <= mts < _MTS_END):
+        raise MalformedFrame(f"not a time in ms: {mts!r}")
+    if amount == 0:
+        raise MalformedFrame("trade amount is zero: no taker side")
+    return Trade(NAME, channel.pair, channel.symbol, time_from_ms(mts), str(trade_id), price,
+                 amount.copy_abs(), Side.BUY if amount > 0 else Side.SELL)
+
+
+@reads_frame
+def parse_trades_snapshot(rows: list[Any], channel: Channel) -> list[Record]:
+    """Read the recent trades sent on subscribe: newest first on the wire, returned oldest first.
+
+    ``[232962,[[670155031,1618677442819,-0.00023057,60410],[670154206,...],...],10]``
+    """
+    return [parse_trade(row, channel) for row in reversed(rows)]
+
+
+# What each message on a channel becomes, by (channel, message type); "data" is ``[chanId, [...]]``.
+_CHANNEL_PARSERS: dict[tuple[str, str], Callable[[list[Any], Channel, datetime], list[Record]]] = {
+    ("ticker", "data"): lambda frame, channel, at: [parse_ticker(frame[1], channel, at)],
+    ("trades", "data"): lambda frame, channel, at: parse_trades_snapshot(frame[1], channel),
+    ("trades", "te"): lambda frame, channel, at: [parse_trade(frame[2], channel)],
+    ("trades", "tu"): lambda frame, channel, at: [parse_trade(frame[2], channel)],
+    ("trades", "fte"): lambda frame, channel, at: [],  # funding trades: not a market we show
+    ("trades", "ftu"): lambda frame, channel, at: [],
+}
+
+
+@reads_frame
+def parse_channel_frame(frame: list[Any], channels: Mapping[int, Channel],
+                        received_at: datetime) -> list[Record]:
+    """Read a ``[chanId, ...]`` frame: data, a trade, or a heartbeat (``[232952,"hb",137]``).
+
+    A chanId we don't know yields nothing: it is normal right after an unsubscribe, and it is
+    how frames of channels we never asked for look.
+    """
+    chan_id, body = frame[0], frame[1]
+    channel = channels.get(chan_id)
+    if body == "hb" or channel is None:
+        return []
+    kind = "data" if isinstance(body, list) else body
+    parser = _CHANNEL_PARSERS.get((channel.name, kind)) if isinstance(kind, str) else None
+    if parser is None:
+        raise MalformedFrame(f"unexpected {kind!r} message on a {channel.name} channel")
+    return parser(frame, channel, received_at)
+
+
+@reads_frame
+def parse_subscribed(message: dict[str, Any], feeds: Mapping[str, str]) -> tuple[int, Channel]:
+    """Read a subscribe ack (ws-general "Subscribe to Channels") into (chanId, channel).
+
+    ``{"event":"subscribed","channel":"ticker","chanId":232952,"symbol":"tTESTBTC:TESTUSD",...}``
+    """
+    chan_id, name, symbol = message["chanId"], message["channel"], message["symbol"]
+    if not _is_int(chan_id) or name not in CHANNELS or symbol not in feeds:
+        raise MalformedFrame(f"ack for a channel we did not ask for: {name} {symbol}")
+    return chan_id, Channel(name, symbol, feeds[symbol])
+
+
+@reads_frame
+def parse_info(message: dict[str, Any], feeds: Mapping[str, str],
+               received_at: datetime) -> list[Record]:
+    """Read an ``info`` event: the greeting on connect, or a restart or maintenance notice.
+
+    ``{"event":"info","version":2,"serverId":"083bd8d4-...","platform":{"status":1}}``
+
+    Raises ``ReconnectRequested`` for 20051 (server restart) and 20061 (maintenance over: the
+    docs advise resubscribing everything, which a new connection does). 20060, or platform
+    status 0 on connect, makes the exchange ``stale`` until data flows again.
+    """
+    code = message.get("code")
+    if code in _RECONNECT_INFO:
+        raise ReconnectRequested(_RECONNECT_INFO[code])
+    if code == _MAINTENANCE_START:
+        detail = "exchange maintenance (info 20060): pausing until it ends"
+    elif "platform" in message and message["platform"]["status"] == 0:
+        detail = "exchange maintenance (platform status 0)"
+    else:
+        return []
+    return [Status(NAME, None, FeedState.STALE, detail, received_at)]
+
+
+@reads_frame
+def parse_error(message: dict[str, Any], feeds: Mapping[str, str],
+                received_at: datetime) -> list[Record]:
+    """Read an ``error`` event: a subscription the exchange refused becomes that pair's error.
+
+    ``{"channel":"trades","symbol":"tFAKEPAIRXYZ","event":"error","msg":"symbol: invalid",
+    "code":10300,"pair":"FAKEPAIRXYZ"}``
+
+    The error echoes the symbol we sent, which maps back to our pair. An error that names no
+    pair of ours (``event: invalid`` 10000, ``channel: unknown``) can't be put on any feed, so
+    it raises ``MalformedFrame``: the listener counts it and logs it once per incident.
+    """
+    code, text = message["code"], message["msg"]
+    pair = feeds.get(message.get("symbol"))
+    if pair is None:
+        raise MalformedFrame(f"exchange error: {text} (code {code})")
+    if code == _ALREADY_SUBSCRIBED:
+        return []
+    return [Status(NAME, pair, FeedState.ERROR, f"{text} (code {code})", received_at)]
+
+
+def _no_records(message: dict[str, Any], feeds: Mapping[str, str],
+                received_at: datetime) -> list[Record]:
+    return []
+
+
+# Events other than ``subscribed`` (which changes the session's state), by name.
+_EVENT_PARSERS: dict[str, Callable[[dict[str, Any], Mapping[str, str], datetime], list[Record]]] = {
+    "info": parse_info,
+    "error": parse_error,
+    "conf": _no_records,
+    "pong": _no_records,
+    "unsubscribed": _no_records,
+}
+
+
+# Session and listener ------------------------------------------------------------------------
+
+
+class BitfinexSession:
+    """The protocol state of one connection: which chanId carries which channel of which pair.
+
+    Made by ``Bitfinex.new_session`` on every connect, so chanIds of an old connection can't leak
+    into a new one. Bitfinex sends each trade twice, as ``te`` and then as ``tu`` with the same
+    ID; both become the same ``Trade`` here and the listener's ``RecentIds`` drops the second
+    (it also drops trades a resubscribe's snapshot repeats), so the page shows each trade once.
+    """
+
+    def __init__(self, feeds: Mapping[str, str]) -> None:
+        self._feeds = dict(feeds)  # symbol we subscribed to -> our pair
+        self._channels: dict[int, Channel] = {}  # filled from ``subscribed`` acks
+
+    def receive(self, frame: str, received_at: datetime) -> list[Record]:
+        """Read one frame; see ``Session.receive`` for what it raises."""
+        message = decode(frame)
+        if isinstance(message, list):
+            return parse_channel_frame(message, self._channels, received_at)
+        if not isinstance(message, dict):
+            raise MalformedFrame(f"neither an event nor channel data: {type(message).__name__}")
+        event = message.get("event")
+        if event == "subscribed":
+            chan_id, channel = parse_subscribed(message, self._feeds)
+            self._channels[chan_id] = channel
+            return [Status(NAME, channel.pair, FeedState.LIVE, f"subscribed to {channel.name}",
+                           received_at)]
+        parser = _EVENT_PARSERS.get(event) if isinstance(event, str) else None
+        if parser is None:
+            raise MalformedFrame(f"unknown event {event!r}")
+        return parser(message, self._feeds, received_at)
+
+
+class Bitfinex(ExchangeListener):
+    """Bitfinex public market data: ``ticker`` for the top of book, ``trades`` for executions."""
+
+    name = NAME
+    default_url = "wss://api-pub.bitfinex.com/ws/2"
+
+    def symbol_for(self, pair: str) -> str:
+        """``BTC-USD`` -> ``tBTCUSD``; a code longer than 3 letters needs a colon: ``tDOGE:USD``.
+
+        Bitfinex spells USDT ``UST``, USDC ``UDC``, TUSD ``TSD`` and BCH ``BCHN``. Whether the
+        pair is listed is Bitfinex's call: an unlisted one is refused with 10300 "symbol:
+        invalid", which the session reports on that pair.
+        """
+        base, quote = (_NATIVE_CODES.get(code, code) for code in split_pair(pair))
+        for code in (base, quote):
+            if not _NATIVE_CODE.fullmatch(code):
+                raise PairError(f"Bitfinex has no symbol for {pair!r}: {code!r} is not a "
+                                "currency code of upper-case letters and digits")
+        return f"t{base}:{quote}" if len(base) > 3 or len(quote) > 3 else f"t{base}{quote}"
+
+    def subscribe_frames(self, symbols: Sequence[str]) -> list[str]:
+        """One ``subscribe`` per channel and symbol (ws-public-ticker, ws-public-trades)."""
+        return [json.dumps({"event": "subscribe", "channel": channel, "symbol": symbol},
+                           separators=(",", ":"))
+                for symbol in symbols for channel in CHANNELS]
+
+    def new_session(self, feeds: Mapping[str, str]) -> BitfinexSession:
+        return BitfinexSession(feeds)
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _optional_decimal(value: Any) -> Decimal | None:
+    return None if value is None else decimal(value)

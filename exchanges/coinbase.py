@@ -1,0 +1,250 @@
+"""Coinbase Exchange websocket feed, channels ``ticker``, ``matches`` and ``heartbeat``.
+
+Follows docs.cdp.coinbase.com/exchange/docs/websocket-overview and websocket-channels. Every
+frame is a JSON object tagged by ``type``; prices and sizes are JSON strings, read as exact
+``Decimal``s; ``time`` is ISO-8601 UTC with microseconds, the exchange's event time.
+
+- ``ticker`` is sent on every match: best bid/ask, last price, and the trade that caused it,
+  whose ``side`` is the TAKER's.
+- ``matches`` sends every trade (a ``last_match`` first, then ``match``); its ``side`` is the
+  MAKER's ("If the side is sell this indicates the maker was a sell order and the match is
+  considered an up-tick"), so the taker's side is the opposite.
+- ``heartbeat`` comes once a second per product, which keeps the listener's silence watchdog
+  fed on a product that doesn't trade.
+
+A trade thus arrives twice, in ``ticker`` and in ``match``; both become the same ``Trade``
+(same id, time and taker side) and the listener's ``RecentIds`` shows it once.
+
+One subscribe frame per product: when any product of a subscribe is invalid the feed answers
+``{"type":"error","message":"Failed to subscribe","reason":"XRP-USD is not a valid product"}``
+and subscribes nothing of that message, so batching would let one bad pair take every pair down.
+The cost is one inbound message per pair on connect, well inside the documented 10 per second
+with bursts of 1000 (websocket-rate-limits; an older overview page said bursts of 20).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from .base import ExchangeListener
+from .pairs import PairError
+from .parsing import MalformedFrame, decimal, decode, parse_iso_time, reads_frame
+from .records import FeedState, Record, Side, Status, Ticker, Trade
+
+NAME = "coinbase"
+CHANNELS = ("ticker", "matches", "heartbeat")
+
+_PRODUCT_ID = re.compile(r"[A-Z0-9]+-[A-Z0-9]+")
+# product-id-shaped words in an error text; whole words, so BTC-USDT never reads as BTC-USD
+_NAMED_PRODUCT = re.compile(r"(?<![A-Za-z0-9-])[A-Za-z0-9]+(?:-[A-Za-z0-9]+)+(?![A-Za-z0-9-])")
+_TAKER_SIDE = {"buy": Side.SELL, "sell": Side.BUY}  # match ``side`` (the maker's) -> taker's
+
+Parser = Callable[[dict[str, Any], Mapping[str, str], datetime], list[Record]]
+
+
+# Parsers -------------------------------------------------------------------------------------
+
+
+@reads_frame
+def parse_ticker(message: dict[str, Any], feeds: Mapping[str, str],
+                 received_at: datetime) -> list[Record]:
+    """Read a ``ticker`` (Ticker Channel): the top of book, plus the trade it reports.
+
+    ``{"type":"ticker","sequence":471056965,"product_id":"NMR-EUR","price":"67.021",...,
+    "best_bid":"66.9082","best_ask":"67.0210","side":"buy","time":"2021-04-17T16:43:37.207503Z",
+    "trade_id":868599,"last_size":"0.148"}``
+
+    The trade needs ``trade_id``, ``last_size``, ``side`` and ``time``; a ticker without them
+    (the first one after subscribing may lack them) gives the ``Ticker`` alone. ``time`` is
+    required for the trade so that it equals, field by field, the one ``match`` reports.
+    """
+    symbol = message["product_id"]
+    if symbol not in feeds:
+        return []
+    at = message.get("time")
+    ticker = Ticker(NAME, feeds[symbol], symbol, received_at if at is None else _time(at),
+                    bid=decimal(message["best_bid"]), ask=decimal(message["best_ask"]),
+                    last=decimal(message["price"]),
+                    bid_size=_optional_decimal(message.get("best_bid_size")),
+                    ask_size=_optional_decimal(message.get("best_ask_size")))
+    trade_fields = ("trade_id", "last_size", "side", "time")
+    if any(message.get(field) is None for field in trade_fields):
+        return [ticker]
+    return [ticker, _trade(message, feeds[symbol], message["last_size"], Side(message["side"]))]
+
+
+@reads_frame
+def parse_match(message: dict[str, Any], feeds: Mapping[str, str],
+                received_at: datetime) -> list[Record]:
+    """Read a ``match`` or ``last_match`` (Matches Channel); ``side`` is the maker's.
+
+    ``{"type":"match","trade_id":868599,...,"side":"sell","size":"0.148","price":"67.021",
+    "product_id":"NMR-EUR","sequence":471056965,"time":"2021-04-17T16:43:37.207503Z"}``
+    """
+    symbol = message["product_id"]
+    if symbol not in feeds:
+        return []
+    return [_trade(message, feeds[symbol], message["size"], _TAKER_SIDE[message["side"]])]
+
+
+@reads_frame
+def subscribed_products(message: dict[str, Any], feeds: Mapping[str, str]) -> list[str]:
+    """Our products that a ``subscriptions`` ack lists under ``ticker``, in its order.
+
+    ``{"type":"subscriptions","channels":[{"name":"ticker","product_ids":["NMR-EUR",...]},
+    {"name":"matches","product_ids":[...]},...]}``
+
+    The ack lists every subscription of the connection so far, not only the last subscribe's;
+    after a refused subscribe it may be empty: ``{"type":"subscriptions","channels":[]}``.
+    """
+    listed = [product for channel in message["channels"] if channel["name"] == "ticker"
+              for product in channel["product_ids"]]
+    return [product for product in dict.fromkeys(listed) if product in feeds]
+
+
+@reads_frame
+def named_products(message: dict[str, Any], feeds: Mapping[str, str]) -> list[str]:
+    """Our products that an ``error`` names, in its ``reason`` or ``message``.
+
+    ``{"type":"error","message":"Failed to subscribe","reason":"XRP-USD is not a valid product"}``
+    """
+    text = f"{message.get('reason') or ''} {message['message']}"
+    return [product for product in dict.fromkeys(_NAMED_PRODUCT.findall(text)) if product in feeds]
+
+
+@reads_frame
+def error_text(message: dict[str, Any]) -> str:
+    """``"Failed to subscribe: Invalid product ID provided"``, or the message alone."""
+    reason = message.get("reason")
+    return f"{message['message']}: {reason}" if reason else str(message["message"])
+
+
+def _no_records(message: dict[str, Any], feeds: Mapping[str, str],
+                received_at: datetime) -> list[Record]:
+    return []
+
+
+# Frame types that need no session state; ``heartbeat`` only proves the feed is alive.
+_PARSERS: dict[str, Parser] = {
+    "ticker": parse_ticker,
+    "match": parse_match,
+    "last_match": parse_match,
+    "heartbeat": _no_records,
+}
+
+
+# Session and listener ------------------------------------------------------------------------
+
+
+class CoinbaseSession:
+    """The protocol state of one connection: which of our subscribes the feed has answered.
+
+    Made by ``Coinbase.new_session`` on every connect. ``Coinbase.subscribe_frames`` sends one
+    subscribe per product and the feed answers each with exactly one ``subscriptions`` ack,
+    listing everything subscribed so far. A pair is ``live`` from the first ack that lists it.
+    A refusal naming the product makes that pair ``error`` at once; one that names none (the
+    old ``"reason":"Invalid product ID provided"``) can't be tied to a frame, since the docs
+    don't promise that an error arrives next to its ack, so it is shown on the exchange and,
+    once every subscribe has been acked, each pair no ack listed becomes ``error`` with it.
+    """
+
+    def __init__(self, feeds: Mapping[str, str]) -> None:
+        self._feeds = dict(feeds)  # product_id we subscribed to -> our pair
+        self._unanswered = len(self._feeds)  # subscribes not yet acked: one per product
+        self._settled: set[str] = set()  # products already reported live or refused
+        self._refusal = "not listed in any subscriptions ack"  # why an unlisted pair failed
+        self._handlers: dict[str, Parser] = {
+            **_PARSERS, "subscriptions": self._on_subscriptions, "error": self._on_error,
+        }
+
+    def receive(self, frame: str, received_at: datetime) -> list[Record]:
+        """Read one frame; a ``type`` we don't handle yields nothing, as the docs ask."""
+        message = decode(frame)
+        kind = message.get("type") if isinstance(message, dict) else None
+        if not isinstance(kind, str):
+            raise MalformedFrame("not an object with a string 'type'")
+        return self._handlers.get(kind, _no_records)(message, self._feeds, received_at)
+
+    def _on_subscriptions(self, message: dict[str, Any], feeds: Mapping[str, str],
+                          received_at: datetime) -> list[Record]:
+        new = [product for product in subscribed_products(message, feeds)
+               if product not in self._settled]
+        self._settled.update(new)
+        records: list[Record] = [Status(NAME, feeds[product], FeedState.LIVE, "subscribed",
+                                        received_at) for product in new]
+        self._unanswered -= 1
+        if self._unanswered == 0:  # every subscribe answered: the rest were refused
+            unlisted = [product for product in feeds if product not in self._settled]
+            self._settled.update(unlisted)
+            records += [Status(NAME, feeds[product], FeedState.ERROR, self._refusal, received_at)
+                        for product in unlisted]
+        return records
+
+    def _on_error(self, message: dict[str, Any], feeds: Mapping[str, str],
+                  received_at: datetime) -> list[Record]:
+        named = named_products(message, feeds)
+        if not named:
+            self._refusal = error_text(message)
+            return [Status(NAME, None, FeedState.ERROR, self._refusal, received_at)]
+        self._settled.update(named)
+        detail = str(message.get("reason") or message["message"])
+        return [Status(NAME, feeds[product], FeedState.ERROR, detail, received_at)
+                for product in named]
+
+
+class Coinbase(ExchangeListener):
+    """Coinbase Exchange public market data: ``ticker``, ``matches`` and ``heartbeat``."""
+
+    name = NAME
+    default_url = "wss://ws-feed.exchange.coinbase.com"
+
+    def symbol_for(self, pair: str) -> str:
+        """``BTC-USD`` is already Coinbase's product_id; whether it is listed is Coinbase's call
+        (an unlisted one is refused with "<P> is not a valid product", reported on that pair)."""
+        if not _PRODUCT_ID.fullmatch(pair):
+            raise PairError(f"Coinbase has no product_id for {pair!r}: expected BASE-QUOTE "
+                            "in upper-case letters and digits")
+        return pair
+
+    def subscribe_frames(self, symbols: Sequence[str]) -> list[str]:
+        """One subscribe per product (see the module docstring), product_ids in each channel.
+
+        Root-level ``product_ids`` are documented too, but a channel object with an empty list
+        is refused (" is not a valid product"), so each channel names its product itself.
+        """
+        return [json.dumps({"type": "subscribe",
+                            "channels": [{"name": name, "product_ids": [symbol]}
+                                         for name in CHANNELS]},
+                           separators=(",", ":"))
+                for symbol in symbols]
+
+    def new_session(self, feeds: Mapping[str, str]) -> CoinbaseSession:
+        return CoinbaseSession(feeds)
+
+
+def _trade(message: dict[str, Any], pair: str, size: Any, side: Side) -> Trade:
+    """The trade a ticker or match reports; both spell id, price and time alike."""
+    trade_id, amount = message["trade_id"], decimal(size)
+    if isinstance(trade_id, bool) or not isinstance(trade_id, int | str) or trade_id == "":
+        raise MalformedFrame(f"not a trade id: {trade_id!r}")
+    if amount <= 0:
+        raise MalformedFrame(f"trade size is not positive: {size!r}")
+    return Trade(NAME, pair, message["product_id"], _time(message["time"]), str(trade_id),
+                 decimal(message["price"]), amount, side)
+
+
+def _time(text: Any) -> datetime:
+    """The exchange's event time; one without a UTC offset would be read as local time."""
+    moment = parse_iso_time(text)
+    if moment.tzinfo is None:
+        raise MalformedFrame(f"time without a UTC offset: {text!r}")
+    return moment
+
+
+def _optional_decimal(value: Any) -> Decimal | None:
+    return None if value is None else decimal(value)

@@ -1,0 +1,352 @@
+"""Bitfinex: symbols, subscribe frames and the session, fed recorded and documented frames.
+
+Frames come from ``tests/fixtures/bitfinex/`` (a cryptofeed recording, attribution in its
+README, and examples from the Bitfinex docs); expected records are written out by hand from the
+frames' text, so a parser that reorders, rounds or mislabels a field fails here.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from exchanges.base import RecentIds, ReconnectRequested
+from exchanges.bitfinex import Bitfinex, BitfinexSession
+from exchanges.pairs import PairError
+from exchanges.parsing import MalformedFrame
+from exchanges.records import FeedState, Record, Side, Status, Ticker, Trade
+
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "bitfinex"
+T0 = datetime(2026, 11, 24, 17, 42, 3, 123456, tzinfo=UTC)  # every frame's receive time
+
+
+def _recorded() -> list[str]:
+    """The frames received in the recording excerpt, in order (sent and connect lines skipped)."""
+    lines = (FIXTURES / "BITFINEX.ws.11.0.excerpt").read_text().splitlines()
+    return [line.split(": ", 1)[1] for line in lines if not line.startswith("wss://")]
+
+
+def _documented() -> dict[str, str]:
+    lines = (FIXTURES / "docs_frames.txt").read_text().splitlines()
+    return dict(line.split(": ", 1) for line in lines if line and not line.startswith("#"))
+
+
+RECORDED = _recorded()
+DOCS = _documented()
+
+
+def recorded(prefix: str) -> str:
+    """The one recorded frame that starts with ``prefix``."""
+    (frame,) = [frame for frame in RECORDED if frame.startswith(prefix)]
+    return frame
+
+
+def subscribed(chan_id: int, channel: str, symbol: str) -> str:
+    """A ``subscribed`` ack in the documented shape, for channels the fixtures use."""
+    return json.dumps({"event": "subscribed", "channel": channel, "chanId": chan_id,
+                       "symbol": symbol, "pair": symbol[1:]})
+
+
+listener = Bitfinex([], lambda record: None)
+PAIRS = ("DOG-USD", "TESTBTC-TESTUSD", "BTC-USD", "NOPE-USD", "ICPF0-USTF0", "DOGEF0-USTF0")
+FEEDS = {listener.symbol_for(pair): pair for pair in PAIRS}  # as ExchangeListener._stream builds it
+ACKS = [frame for frame in RECORDED if '"event":"subscribed"' in frame] + [
+    subscribed(17470, "trades", "tBTCUSD"),  # the docs' trade frames use chanId 17470
+]
+
+
+@pytest.fixture
+def session() -> BitfinexSession:
+    """A session whose channels are subscribed: the recording's acks plus the docs' trades."""
+    session = BitfinexSession(FEEDS)
+    for ack in ACKS:
+        session.receive(ack, T0)
+    return session
+
+
+def receive(session: BitfinexSession, *frames: str) -> list[Record]:
+    return [record for frame in frames for record in session.receive(frame, T0)]
+
+
+def trade(pair: str, symbol: str, time: datetime, trade_id: str, price: str, amount: str,
+          side: Side) -> Trade:
+    return Trade("bitfinex", pair, symbol, time, trade_id, Decimal(price), Decimal(amount), side)
+
+
+# the docs' trades (ws-public-trades), written out from the frames' text
+DOC_TE = trade("BTC-USD", "tBTCUSD", datetime(2019, 11, 25, 15, 7, 58, 808000, tzinfo=UTC),
+               "401597395", "7245.3", "0.005", Side.BUY)
+DOC_SNAPSHOT_OLDEST = trade("BTC-USD", "tBTCUSD",
+                            datetime(2019, 11, 25, 15, 7, 50, 503000, tzinfo=UTC),
+                            "401597392", "7245.3", "0.01", Side.SELL)
+DOC_SNAPSHOT_NEWEST = trade("BTC-USD", "tBTCUSD",
+                            datetime(2019, 11, 25, 15, 7, 55, 39000, tzinfo=UTC),
+                            "401597393", "7244.9", "0.005", Side.BUY)
+
+
+# Symbols and subscribing --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("pair", "symbol"), [
+    ("BTC-USD", "tBTCUSD"),
+    ("ETH-BTC", "tETHBTC"),
+    ("DOGE-USD", "tDOGE:USD"),
+    ("TESTBTC-TESTUSD", "tTESTBTC:TESTUSD"),
+    ("BTC-USDT", "tBTCUST"),
+    ("USDT-USD", "tUSTUSD"),
+    ("DOGE-USDT", "tDOGE:UST"),
+    ("BTC-USDC", "tBTCUDC"),
+    ("BCH-USD", "tBCHN:USD"),
+    ("ICPF0-USTF0", "tICPF0:USTF0"),
+])
+def test_symbol_for(pair: str, symbol: str) -> None:
+    assert listener.symbol_for(pair) == symbol
+
+
+@pytest.mark.parametrize("pair", ["BTC-US$", "BTC-usd", "BTC-", "BTCUSD", "BT.C-USD"])
+def test_symbol_for_rejects_what_bitfinex_cannot_spell(pair: str) -> None:
+    with pytest.raises(PairError, match="Bitfinex has no symbol"):
+        listener.symbol_for(pair)
+
+
+def test_subscribe_frames_are_compact_ticker_and_trades_per_symbol() -> None:
+    assert listener.subscribe_frames(["tBTCUSD", "tDOGE:USD"]) == [
+        '{"event":"subscribe","channel":"ticker","symbol":"tBTCUSD"}',
+        '{"event":"subscribe","channel":"trades","symbol":"tBTCUSD"}',
+        '{"event":"subscribe","channel":"ticker","symbol":"tDOGE:USD"}',
+        '{"event":"subscribe","channel":"trades","symbol":"tDOGE:USD"}',
+    ]
+
+
+def test_listener_declares_the_public_endpoint() -> None:
+    assert (Bitfinex.name, Bitfinex.default_url) == ("bitfinex", "wss://api-pub.bitfinex.com/ws/2")
+
+
+def test_new_session_forgets_the_previous_connections_channels(session: BitfinexSession) -> None:
+    ticker = recorded("[232950,[278200,")
+    assert receive(session, ticker) != []
+    assert receive(listener.new_session(FEEDS), ticker) == []
+
+
+# The recording, replayed -----------------------------------------------------------------
+
+
+def test_recorded_session_gives_statuses_and_tickers_in_order() -> None:
+    session = BitfinexSession(FEEDS)
+    records = [r for r in receive(session, *RECORDED) if not isinstance(r, Trade)]
+
+    def live(pair: str, channel: str) -> Status:
+        return Status("bitfinex", pair, FeedState.LIVE, f"subscribed to {channel}", T0)
+
+    dog, test = ("DOG-USD", "tDOGUSD"), ("TESTBTC-TESTUSD", "tTESTBTC:TESTUSD")
+    assert records == [
+        live("DOG-USD", "ticker"),
+        Ticker("bitfinex", *dog, T0, bid=Decimal("278200"), ask=Decimal("282030"),
+               last=Decimal("282780"), bid_size=Decimal("1.7023900800000002"),
+               ask_size=Decimal("2.2626931299999997")),
+        live("TESTBTC-TESTUSD", "ticker"),
+        Ticker("bitfinex", *test, T0, bid=Decimal("60400"), ask=Decimal("60406"),
+               last=Decimal("60410"), bid_size=Decimal("76.16686512"),
+               ask_size=Decimal("86.2067634199999")),
+        live("TESTBTC-TESTUSD", "trades"),
+        live("DOG-USD", "trades"),
+        Ticker("bitfinex", *dog, T0, bid=Decimal("277530"), ask=Decimal("282030"),
+               last=Decimal("282780"), bid_size=Decimal("1.7954053099999998"),
+               ask_size=Decimal("2.2626716")),
+        Ticker("bitfinex", *test, T0, bid=Decimal("60419"), ask=Decimal("60425"),
+               last=Decimal("60410"), bid_size=Decimal("76.15970064"),
+               ask_size=Decimal("86.1954264299999")),
+    ]
+
+
+@pytest.mark.parametrize("frame", [
+    recorded('{"event":"info"'),
+    recorded('{"event":"conf"'),
+    recorded('[225158,"hb"'),
+    recorded('[232950,"hb"'),
+    recorded('[232962,"hb"'),
+    recorded('[232954,"hb"'),  # a book channel, never subscribed here
+    recorded("[225206,[215350,0,1]"),  # a book update on that kind of channel
+], ids=["info", "conf", "hb-trades", "hb-ticker", "hb-trades-2", "hb-unknown", "book-unknown"])
+def test_recorded_frames_without_records(session: BitfinexSession, frame: str) -> None:
+    assert receive(session, frame) == []
+
+
+def test_ticker_keeps_the_digits_bitfinex_sent(session: BitfinexSession) -> None:
+    (ticker,) = receive(session, recorded("[232950,[278200,"))
+    assert ticker.to_json() == {
+        "exchange": "bitfinex", "pair": "DOG-USD", "symbol": "tDOGUSD",
+        "time": "2026-11-24T17:42:03.123Z", "bid": "278200", "ask": "282030", "last": "282780",
+        "bid_size": "1.7023900800000002", "ask_size": "2.2626931299999997",
+    }
+
+
+def test_ticker_tolerates_appended_fields_and_null_sizes(session: BitfinexSession) -> None:
+    longer = '[232952,[60400,null,60406,null,-1292,-0.0209,60410,10.05,62408,60057,null,"new"],6,9]'
+    assert receive(session, longer) == [
+        Ticker("bitfinex", "TESTBTC-TESTUSD", "tTESTBTC:TESTUSD", T0, bid=Decimal("60400"),
+               ask=Decimal("60406"), last=Decimal("60410")),
+    ]
+
+
+def test_recorded_trades_snapshot_comes_oldest_first(session: BitfinexSession) -> None:
+    snapshot = recorded("[232962,[[670155031,")
+    records = receive(session, snapshot)
+    pair, symbol = "TESTBTC-TESTUSD", "tTESTBTC:TESTUSD"
+    assert len(records) == 30
+    assert records[0] == trade(pair, symbol, datetime(2021, 4, 17, 14, 30, 49, 162000, tzinfo=UTC),
+                               "670023247", "60901", "0.005", Side.BUY)
+    assert records[-1] == trade(pair, symbol, datetime(2021, 4, 17, 16, 37, 22, 819000, tzinfo=UTC),
+                                "670155031", "60410", "0.00023057", Side.SELL)
+    wire_ids = [str(row[0]) for row in json.loads(snapshot)[1]]
+    assert [r.id for r in records] == wire_ids[::-1]
+    assert [r.time for r in records] == sorted(r.time for r in records)
+
+
+def test_trade_json_has_exact_strings(session: BitfinexSession) -> None:
+    newest = receive(session, recorded("[232962,[[670155031,"))[-1]
+    assert newest.to_json() == {
+        "exchange": "bitfinex", "pair": "TESTBTC-TESTUSD", "symbol": "tTESTBTC:TESTUSD",
+        "time": "2021-04-17T16:37:22.819Z", "id": "670155031", "price": "60410",
+        "amount": "0.00023057", "side": "sell",
+    }
+
+
+# Trades from the docs ----------------------------------------------------------------------
+
+
+def test_documented_snapshot_comes_oldest_first(session: BitfinexSession) -> None:
+    assert receive(session, DOCS["trades_snapshot"]) == [DOC_SNAPSHOT_OLDEST, DOC_SNAPSHOT_NEWEST]
+
+
+@pytest.mark.parametrize("name", ["te", "tu"])
+def test_te_and_tu_each_give_the_trade(session: BitfinexSession, name: str) -> None:
+    assert receive(session, DOCS[name]) == [DOC_TE]
+
+
+def test_recent_ids_show_a_te_tu_pair_and_a_repeated_snapshot_once(
+        session: BitfinexSession) -> None:
+    recent = RecentIds()  # what ExchangeListener._dispatch keeps for the listener's lifetime
+    frames = [DOCS["te"], DOCS["tu"], DOCS["trades_snapshot"], DOCS["trades_snapshot"]]
+    shown = [r for r in receive(session, *frames) if recent.add(r.pair, r.id)]
+    assert shown == [DOC_TE, DOC_SNAPSHOT_OLDEST, DOC_SNAPSHOT_NEWEST]
+
+
+def test_trade_in_exponent_form_with_appended_fields(session: BitfinexSession) -> None:
+    (record,) = receive(session, '[17470,"te",[401597396,1574694478808,-1e-8,7.2453E3,"x"],42]')
+    assert record == trade("BTC-USD", "tBTCUSD", DOC_TE.time, "401597396", "7245.3", "1E-8",
+                           Side.SELL)
+    assert (record.to_json()["amount"], record.to_json()["price"]) == ("0.00000001", "7245.3")
+
+
+def test_funding_trades_give_nothing(session: BitfinexSession) -> None:
+    fte = DOCS["fte"]
+    session.receive(subscribed(337371, "trades", "tBTCUSD"), T0)
+    assert receive(session, fte, fte.replace('"fte"', '"ftu"')) == []
+
+
+# Events --------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["pong", "unsubscribed"])
+def test_events_without_records(session: BitfinexSession, name: str) -> None:
+    assert receive(session, DOCS[name]) == []
+
+
+def test_documented_ack_makes_the_pair_live() -> None:
+    assert BitfinexSession(FEEDS).receive(DOCS["trades_subscribed"], T0) == [
+        Status("bitfinex", "BTC-USD", FeedState.LIVE, "subscribed to trades", T0),
+    ]
+
+
+@pytest.mark.parametrize(("name", "code"), [("info_20051", "20051"), ("info_20061", "20061")])
+def test_restart_and_end_of_maintenance_ask_for_a_new_connection(
+        session: BitfinexSession, name: str, code: str) -> None:
+    with pytest.raises(ReconnectRequested, match=code):
+        session.receive(DOCS[name], T0)
+
+
+@pytest.mark.parametrize(("name", "detail"), [
+    ("info_20060", "exchange maintenance (info 20060): pausing until it ends"),
+    ("info_maintenance", "exchange maintenance (platform status 0)"),
+])
+def test_maintenance_makes_the_exchange_stale(session: BitfinexSession, name: str,
+                                              detail: str) -> None:
+    assert receive(session, DOCS[name]) == [Status("bitfinex", None, FeedState.STALE, detail, T0)]
+
+
+def test_other_info_codes_give_nothing(session: BitfinexSession) -> None:
+    assert receive(session, '{"event":"info","code":5000,"msg":"Info message"}') == []
+
+
+@pytest.mark.parametrize(("frame", "pair", "detail"), [
+    (DOCS["error_10300"].replace("tFAKEPAIRXYZ", "tNOPE:USD"), "NOPE-USD",
+     "symbol: invalid (code 10300)"),
+    (DOCS["error_10305"], "ICPF0-USTF0", "subscribe: limit (code 10305)"),
+    # code 10001 as ws-general lists it ("Unknown pair"), in the live error shape
+    ('{"channel":"ticker","symbol":"tNOPE:USD","event":"error","msg":"Unknown pair",'
+     '"code":10001}', "NOPE-USD", "Unknown pair (code 10001)"),
+], ids=["10300", "10305", "10001"])
+def test_refused_subscription_is_an_error_on_that_pair(session: BitfinexSession, frame: str,
+                                                       pair: str, detail: str) -> None:
+    assert receive(session, frame) == [Status("bitfinex", pair, FeedState.ERROR, detail, T0)]
+
+
+def test_duplicate_subscription_is_not_an_error(session: BitfinexSession) -> None:
+    assert receive(session, DOCS["error_10301"]) == []
+
+
+@pytest.mark.parametrize("frame", [
+    DOCS["error_channel_unknown"],
+    DOCS["error_10300"],  # a symbol we never sent
+    '{"event":"error","msg":"event: invalid (nope)","code":10000}',
+], ids=["no-symbol", "not-ours", "unknown-event"])
+def test_error_tied_to_no_pair_of_ours_is_counted_as_malformed(session: BitfinexSession,
+                                                               frame: str) -> None:
+    message = json.loads(frame)
+    reason = re.escape(f"exchange error: {message['msg']} (code {message['code']})")
+    with pytest.raises(MalformedFrame, match=reason):
+        session.receive(frame, T0)
+
+
+# Malformed frames ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("frame", "reason"), [
+    ("not json", "not JSON"),
+    ("42", "neither an event nor channel data"),
+    ('"hb"', "neither an event nor channel data"),
+    ("[]", "IndexError"),
+    ("[232950]", "IndexError"),
+    ("[232950,[278200,1.7,282030]]", "IndexError"),
+    ('[232950,["x",1,282030,2,0,0,282780,0,0,0]]', "not a decimal number"),
+    ("[232950,[null,1,282030,2,0,0,282780,0,0,0]]", "not a decimal"),
+    ('[232950,"te",[1,1574694478808,0.005,7245.3]]', "'te' message on a ticker channel"),
+    ('[232962,"cs",123]', "'cs' message on a trades channel"),
+    ('[232962,{"a":1}]', "message on a trades channel"),
+    ('[232962,"te"]', "IndexError"),
+    ('[232962,"te",[401597395,1574694478808,0.005]]', "IndexError"),
+    ('[232962,"te",{"id":1}]', "KeyError"),
+    ('[232962,"te",[1.5,1574694478808,0.005,7245.3]]', "not a trade id"),
+    ('[232962,"te",[1,"1574694478808",0.005,7245.3]]', "not a time"),
+    ('[232962,"te",[1,100000000000000000000,0.005,7245.3]]', "not a time"),
+    ('[232962,"te",[1,1574694478808,0,7245.3]]', "zero"),
+    ("[232962,[[1,1574694478808,0.005,7245.3],5]]", "TypeError"),
+    ('{"event":"subscribed","channel":"book","chanId":1,"symbol":"tDOGUSD"}', "did not ask"),
+    ('{"event":"subscribed","channel":"ticker","chanId":1,"symbol":"tETHUSD"}', "did not ask"),
+    ('{"event":"subscribed","channel":"ticker","chanId":"1","symbol":"tDOGUSD"}', "did not ask"),
+    ('{"event":"subscribed","channel":"ticker","symbol":"tDOGUSD"}', "KeyError"),
+    ('{"event":"nope"}', "unknown event 'nope'"),
+    ('{"result":"ok"}', "unknown event None"),
+    ('{"event":["info"]}', "unknown event"),
+    ('{"event":"error","msg":"symbol: invalid","symbol":"tDOGUSD"}', "KeyError"),
+    ('{"event":"info","version":2,"platform":5}', "TypeError"),
+])
+def test_malformed_frames(session: BitfinexSession, frame: str, reason: str) -> None:
+    with pytest.raises(MalformedFrame, match=reason):
+        session.receive(frame, T0)
