@@ -1,0 +1,122 @@
+"""``python -m simulator``: run the simulated exchanges until stopped.
+
+Prints exactly one line of JSON to stdout once the port is bound, ``{"url": "ws://HOST:PORT"}``,
+so a parent process (``server.py --demo``, the test fixtures) can read where to connect; all
+logging goes to stderr. SIGTERM/SIGINT stop it cleanly with status 0, and with
+``--exit-on-stdin-eof`` it also stops when its stdin closes, so a demo child never outlives a
+parent that died without cleaning up.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import signal
+import sys
+import threading
+from types import FrameType
+
+from simulator.peer import PeerOptions
+from simulator.server import SimulatorConfig, SimulatorServer
+
+log = logging.getLogger("simulator")
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """Read the command line; every option maps onto one ``SimulatorConfig`` field."""
+    parser = argparse.ArgumentParser(
+        prog="python -m simulator", description="Simulated Bitfinex and Coinbase websockets."
+    )
+    parser.add_argument(
+        "--host", default="127.0.0.1", help="interface to bind (default %(default)s)"
+    )
+    parser.add_argument("--port", type=int, default=0, help="port; 0 picks a free one (default)")
+    parser.add_argument("--seed", type=int, default=None, help="seed for a reproducible market")
+    parser.add_argument(
+        "--rate",
+        type=_non_negative,
+        default=2.0,
+        help="random trades per second per subscribed pair; 0 = only injected trades (default 2)",
+    )
+    parser.add_argument(
+        "--heartbeat-interval",
+        type=_positive,
+        default=15.0,
+        help='Bitfinex: idle seconds before a channel gets [chanId,"hb"] (default 15, as real)',
+    )
+    parser.add_argument(
+        "--subscribe-timeout",
+        type=_positive,
+        default=5.0,
+        help="Coinbase: seconds a client has to subscribe before it is disconnected (default 5)",
+    )
+    parser.add_argument(
+        "--exit-on-stdin-eof", action="store_true", help="exit when stdin reaches end of file"
+    )
+    parser.add_argument("--log-level", default="INFO", help="stderr log level (default INFO)")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run until a signal or stdin EOF; returns the exit status."""
+    args = parse_args(argv)
+    logging.basicConfig(
+        stream=sys.stderr,
+        level=args.log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s %(message)s",
+    )
+    logging.getLogger("websockets").setLevel(logging.WARNING)  # one line per HTTP request
+    config = SimulatorConfig(
+        host=args.host,
+        port=args.port,
+        seed=args.seed,
+        rate=args.rate,
+        options=PeerOptions(
+            heartbeat_interval=args.heartbeat_interval, subscribe_timeout=args.subscribe_timeout
+        ),
+    )
+    server = SimulatorServer(config)
+    stop = threading.Event()
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    if args.exit_on_stdin_eof:
+        threading.Thread(target=_wait_for_eof, args=(stop,), name="stdin", daemon=True).start()
+
+    server.start()
+    sys.stdout.write(json.dumps({"url": server.url}) + "\n")
+    sys.stdout.flush()
+    while not stop.wait(0.5):
+        pass
+    log.info("simulator stopping")
+    server.stop()
+    return 0
+
+
+def _wait_for_eof(stop: threading.Event) -> None:
+    """Read and discard stdin; its end means the parent is gone."""
+    while sys.stdin.buffer.read1(4096):
+        pass
+    stop.set()
+
+
+def _non_negative(text: str) -> float:
+    value = float(text)
+    if not 0 <= value < float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a number >= 0, not {text!r}")
+    return value
+
+
+def _positive(text: str) -> float:
+    value = float(text)
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a number > 0, not {text!r}")
+    return value
+
+
+if __name__ == "__main__":
+    sys.exit(main())

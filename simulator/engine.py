@@ -1,0 +1,194 @@
+"""One simulated exchange while the server runs: its market, its connections and their peers.
+
+The engine is the only place where market and protocol state meet threads. Every public
+method takes the exchange's lock, so the reader threads (client frames), the clock thread
+(random trades, heartbeats) and control requests (injections) see one consistent market and
+peers never run concurrently. Actions are handed to each connection's ``Link``, which queues
+them without blocking; the socket writes happen on the link's own sender thread.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Protocol, TypeVar
+
+from simulator.market import Market, PairState, Side, Trade
+from simulator.peer import Action, ExchangeSpec, Peer, PeerOptions
+
+
+class Link(Protocol):
+    """The server side of one websocket, as the engine needs it."""
+
+    peer: Peer
+
+    def deliver(self, actions: Iterable[Action]) -> None:
+        """Queue actions for the sender thread; must not block."""
+
+    def abort(self) -> None:
+        """Shut the TCP connection at once, without a close frame."""
+
+
+L = TypeVar("L", bound=Link)
+
+
+def _wall_clock() -> datetime:
+    return datetime.now(UTC)
+
+
+class Engine:
+    """Live state of one simulated exchange (see the module docstring for the threading rules)."""
+
+    def __init__(
+        self,
+        spec: ExchangeSpec,
+        *,
+        seed: int,
+        rate: float,
+        options: PeerOptions,
+        clock: Callable[[], datetime] = _wall_clock,
+    ) -> None:
+        self.spec = spec
+        self.name = spec.name
+        self.market = Market(spec.name, spec.products, seed, clock)
+        self._seed = seed
+        self._options = options
+        self._lock = threading.Lock()
+        self._links: list[Link] = []
+        self._rate = rate
+        self._pace = random.Random(f"{seed}:{spec.name}:pace")  # when random trades happen
+        self._connections_opened = 0
+        self._silent_until = 0.0
+        self._sent = 0
+        self._silenced = 0
+
+    # Connections
+
+    def open(self, link_factory: Callable[[Peer], L], now: float) -> L:
+        """Create the peer for a new connection, wrap it in a link and send its greeting."""
+        with self._lock:
+            self._connections_opened += 1
+            rng = random.Random(f"{self._seed}:{self.name}:connection:{self._connections_opened}")
+            peer = self.spec.peer(self.market, rng, self._options, now)
+            link = link_factory(peer)
+            self._links.append(link)
+            link.deliver(peer.opened(now))
+            return link
+
+    def close(self, link: Link) -> None:
+        """Forget a connection whose socket has closed (called from its reader thread)."""
+        with self._lock:
+            if link in self._links:
+                self._links.remove(link)
+
+    def receive(self, link: Link, text: str, now: float) -> None:
+        """Hand one client frame to the connection's peer and queue its answer."""
+        with self._lock:
+            link.deliver(link.peer.receive(text, now))
+
+    # Clock
+
+    def tick(self, now: float, elapsed: float) -> None:
+        """Advance timers and print random trades; called by the server clock every ~50 ms.
+
+        Each subscribed pair trades ``rate`` times a second on average; a pair nobody watches
+        does not move, so a seeded run's prices depend only on what was subscribed.
+        """
+        with self._lock:
+            if self._rate > 0:
+                for pair in self._watched_pairs():
+                    expected = self._rate * elapsed
+                    count = int(expected) + (self._pace.random() < expected % 1)
+                    for _ in range(count):
+                        self._publish_trade(pair, self.market.pair(pair).random_trade(), now)
+            for link in self._links:
+                link.deliver(link.peer.tick(now))
+
+    # Control
+
+    def inject_trade(
+        self, pair: str, price: Decimal, size: Decimal, side: Side, now: float
+    ) -> Trade:
+        """Print a trade with exactly these values and send it to every subscriber."""
+        with self._lock:
+            trade = self.market.pair(pair).trade(price, size, side)
+            self._publish_trade(pair, trade, now)
+            return trade
+
+    def set_quote(self, pair: str, now: float, **values: Decimal | None) -> PairState:
+        """Set top of book / last price (see ``PairMarket.set_quote``) and send tickers."""
+        with self._lock:
+            state = self.market.pair(pair).set_quote(**values)
+            for link in self._links:
+                link.deliver(link.peer.on_quote(pair, now))
+            return state
+
+    def state(self, pair: str) -> PairState:
+        """The pair's current market state (raises ``UnknownPair``)."""
+        with self._lock:
+            return self.market.state(pair)
+
+    def broadcast(self, actions: list[Action]) -> int:
+        """Queue the same actions on every connection; returns how many got them."""
+        with self._lock:
+            for link in self._links:
+                link.deliver(actions)
+            return len(self._links)
+
+    def links(self) -> list[Link]:
+        """A copy of the open connections, for drops that must not run under the lock."""
+        with self._lock:
+            return list(self._links)
+
+    def silence(self, seconds: float, now: float) -> None:
+        """Make every connection, existing or new, send nothing until ``now + seconds``."""
+        with self._lock:
+            self._silent_until = now + seconds
+
+    def is_silent(self, now: float) -> bool:
+        """Whether frames due now must be swallowed (asked by the sender threads)."""
+        with self._lock:
+            return now < self._silent_until
+
+    def set_rate(self, rate: float) -> None:
+        """Random trades per second per subscribed pair; 0 leaves the market to injections."""
+        with self._lock:
+            self._rate = rate
+
+    def count_sent(self, silenced: bool) -> None:
+        """Tally one frame the sender wrote, or swallowed because of ``silence``."""
+        with self._lock:
+            if silenced:
+                self._silenced += 1
+            else:
+                self._sent += 1
+
+    def stats(self, now: float) -> dict[str, object]:
+        """Counters for ``/control/stats``; tests poll it to know a connection is registered."""
+        with self._lock:
+            subscriptions = [sub for link in self._links for sub in link.peer.subscriptions()]
+            channels: dict[str, set[str]] = {}
+            for channel, pair in subscriptions:
+                channels.setdefault(channel, set()).add(pair)
+            return {
+                "connections": len(self._links),
+                "subscriptions": len(subscriptions),
+                "channels": {name: sorted(pairs) for name, pairs in sorted(channels.items())},
+                "frames_sent": self._sent,
+                "frames_silenced": self._silenced,
+                "rate": self._rate,
+                "silent_for": round(max(0.0, self._silent_until - now), 3),
+            }
+
+    # Private methods
+
+    def _watched_pairs(self) -> list[str]:
+        pairs = {pair for link in self._links for _, pair in link.peer.subscriptions()}
+        return sorted(pairs)
+
+    def _publish_trade(self, pair: str, trade: Trade, now: float) -> None:
+        for link in self._links:
+            link.deliver(link.peer.on_trade(pair, trade, now))

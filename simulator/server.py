@@ -1,0 +1,204 @@
+"""The simulator's network side: one websockets (sync, thread-based) server on one port.
+
+Routes by request path:
+    /bitfinex, /coinbase, ...   websocket upgrade -> that exchange's protocol (``registry``)
+    /control/...                plain HTTP GET -> JSON control API (``control``)
+    anything else               404
+(REST endpoints such as ``/bitfinex/v2/ticker/tBTCUSD`` would be answered in ``_route`` the
+same way as control requests; none are simulated yet, so they get a 404 today.)
+
+Threads: websockets runs one reader thread per connection (``_serve_connection``); each
+connection also gets a sender thread draining its ``Outbox``; one clock thread drives random
+trades and timers every ``TICK`` seconds. No asyncio and no eventlet, so the simulator behaves
+the same inside the test runner and as the ``--demo`` child process.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import http
+import logging
+import random
+import socket
+import threading
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+from websockets.datastructures import Headers
+from websockets.exceptions import ConnectionClosed
+from websockets.http11 import Request, Response
+from websockets.sync.server import Server, ServerConnection, serve
+
+from simulator import control, wire
+from simulator.engine import Engine
+from simulator.outbox import Outbox
+from simulator.peer import Action, Close, ExchangeSpec, Peer, PeerOptions
+from simulator.registry import EXCHANGES
+
+log = logging.getLogger(__name__)
+
+TICK = 0.05  # seconds between clock runs: heartbeat and random-trade resolution
+_CONTROL_PREFIX = "/control/"
+_STOP_GRACE = 3.0  # seconds to let clients answer our close frames at shutdown
+
+
+@dataclass(frozen=True)
+class SimulatorConfig:
+    """Everything ``python -m simulator`` can set; tests build it directly."""
+
+    host: str = "127.0.0.1"
+    port: int = 0  # 0: an ephemeral port, read it back from ``SimulatorServer.url``
+    seed: int | None = None  # None: a random seed, logged so a run can be replayed
+    rate: float = 2.0  # random trades per second per subscribed pair
+    options: PeerOptions = field(default_factory=PeerOptions)
+
+
+class _Link:
+    """One accepted websocket on the server side: its peer, its outbox, its sender thread."""
+
+    def __init__(self, websocket: ServerConnection, engine: Engine, peer: Peer) -> None:
+        self.peer = peer
+        self._websocket = websocket
+        self._engine = engine
+        self._outbox = Outbox()
+        self._sender = threading.Thread(
+            target=self._send_loop, name=f"send-{engine.name}-{websocket.id}", daemon=True
+        )
+
+    def start(self) -> None:
+        """Start writing queued frames; called once the engine has registered the link."""
+        self._sender.start()
+
+    def deliver(self, actions: Iterable[Action]) -> None:
+        """Queue actions (engine lock held by the caller, so this must not block)."""
+        self._outbox.put(actions)
+
+    def abort(self) -> None:
+        """Drop the TCP connection with no close frame, like a network failure."""
+        with contextlib.suppress(OSError):  # already gone
+            self._websocket.socket.shutdown(socket.SHUT_RDWR)
+        self._websocket.close_socket()
+
+    def stop(self) -> None:
+        """Stop the sender; called when the reader sees the socket closed."""
+        self._outbox.close()
+
+    def _send_loop(self) -> None:
+        while (action := self._outbox.get()) is not None:
+            if isinstance(action, Close):
+                self._websocket.close(action.code, action.reason)
+                return
+            silenced = self._engine.is_silent(time.time())
+            if not silenced:
+                try:
+                    self._websocket.send(action.text)
+                except (ConnectionClosed, OSError):
+                    return
+            self._engine.count_sent(silenced)
+
+
+class SimulatorServer:
+    """Binds at construction (so ``url`` is known at once); ``start`` begins serving."""
+
+    def __init__(
+        self, config: SimulatorConfig, exchanges: Mapping[str, ExchangeSpec] = EXCHANGES
+    ) -> None:
+        self.seed = (
+            config.seed if config.seed is not None else random.SystemRandom().randrange(2**32)
+        )
+        self.engines: dict[str, Engine] = {
+            name: Engine(spec, seed=self.seed, rate=config.rate, options=config.options)
+            for name, spec in exchanges.items()
+        }
+        self._server: Server = serve(
+            self._serve_connection,
+            config.host,
+            config.port,
+            process_request=self._route,
+            ping_interval=None,  # exchanges' own heartbeats only; silence means silence
+            close_timeout=2,
+            compression=None,
+            server_header=None,
+        )
+        port = self._server.socket.getsockname()[1]
+        host = f"[{config.host}]" if ":" in config.host else config.host
+        self.url = f"ws://{host}:{port}"
+        self._stopping = threading.Event()
+        self._threads = [
+            threading.Thread(target=self._server.serve_forever, name="accept", daemon=True),
+            threading.Thread(target=self._clock_loop, name="clock", daemon=True),
+        ]
+
+    def start(self) -> None:
+        """Serve in background threads; returns at once."""
+        log.info("simulator listening url=%s seed=%d", self.url, self.seed)
+        for thread in self._threads:
+            thread.start()
+
+    def stop(self) -> None:
+        """Close every connection (close frame 1001), stop the clock and release the port.
+
+        A client that never answers the close frame would hold websockets' shutdown for
+        ``close_timeout`` per connection, so after ``_STOP_GRACE`` seconds the remaining
+        sockets are cut: the process must exit promptly when its parent asks.
+        """
+        self._stopping.set()
+        closer = threading.Thread(target=self._server.shutdown, name="shutdown", daemon=True)
+        closer.start()
+        closer.join(timeout=_STOP_GRACE)
+        if closer.is_alive():
+            for engine in self.engines.values():
+                for link in engine.links():
+                    link.abort()
+            closer.join(timeout=_STOP_GRACE)
+        for thread in self._threads:
+            if thread.is_alive():
+                thread.join(timeout=_STOP_GRACE)
+
+    # websockets hooks
+
+    def _route(self, connection: ServerConnection, request: Request) -> Response | None:
+        """Answer control requests and unknown paths over HTTP; let exchange paths upgrade."""
+        path, _, query = request.path.partition("?")
+        if path.startswith(_CONTROL_PREFIX):
+            reply = control.handle(self.engines, path[len(_CONTROL_PREFIX) :], query, time.time())
+            return _json_response(connection, reply.status, reply.body)
+        if path.strip("/") in self.engines:
+            return None
+        return _json_response(connection, 404, {"error": f"no such path {path}"})
+
+    def _serve_connection(self, websocket: ServerConnection) -> None:
+        """Reader thread of one websocket: feed client frames to the peer until it closes."""
+        engine = self.engines[websocket.request.path.partition("?")[0].strip("/")]
+        link = engine.open(lambda peer: _Link(websocket, engine, peer), time.time())
+        link.start()
+        log.debug("connection open exchange=%s id=%s", engine.name, websocket.id)
+        try:
+            for message in websocket:
+                text = message if isinstance(message, str) else message.decode("utf-8", "replace")
+                engine.receive(link, text, time.time())
+        except ConnectionClosed:
+            pass  # a dropped client is normal traffic for a fake exchange
+        finally:
+            engine.close(link)
+            link.stop()
+            log.debug("connection closed exchange=%s id=%s", engine.name, websocket.id)
+
+    def _clock_loop(self) -> None:
+        last = time.monotonic()
+        while not self._stopping.wait(TICK):
+            current = time.monotonic()
+            elapsed, last = current - last, current
+            now = time.time()
+            for engine in self.engines.values():
+                engine.tick(now, elapsed)
+
+
+def _json_response(connection: ServerConnection, status: int, body: object) -> Response:
+    text = wire.dumps(body)
+    response = connection.respond(http.HTTPStatus(status), text)
+    headers = Headers(response.headers)
+    del headers["Content-Type"]
+    headers["Content-Type"] = "application/json"
+    return Response(response.status_code, response.reason_phrase, headers, response.body)
