@@ -1,0 +1,109 @@
+"""Every setting of the dashboard, read once from the environment into a typed, frozen object.
+
+``server.py`` loads ``.env`` (python-dotenv), calls ``Settings.from_env(os.environ)``, applies the
+command-line flags and passes the result on; no other module reads the environment. A bad value
+stops the server at start-up with the variable's name in the message. ``.env.example`` documents
+each variable.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from exchanges import LISTENERS
+
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+
+class SettingsError(ValueError):
+    """A setting has a value we can't use; the message names the variable."""
+
+
+def split_list(text: str) -> tuple[str, ...]:
+    """Read a comma list, dropping blanks: ``"a, b,"`` → ``("a", "b")``."""
+    return tuple(item.strip() for item in text.split(",") if item.strip())
+
+
+@dataclass(frozen=True)
+class Settings:
+    host: str = "127.0.0.1"  # HOST: the address to listen on; loopback unless told otherwise
+    port: int = 5000  # PORT
+    exchanges: tuple[str, ...] = ("bitfinex", "coinbase")  # EXCHANGES, comma list
+    # PAIRS, comma list; kept as typed so that a bad one is reported per exchange, not fatal
+    pairs: tuple[str, ...] = ("BTC-USD", "ETH-USD")
+    # SECRET_KEY: a random per-process value when unset (sessions don't survive restarts)
+    secret_key: str = field(default_factory=lambda: secrets.token_hex(32), repr=False)
+    log_level: str = "INFO"  # LOG_LEVEL
+    feed_timeout: float = 30.0  # FEED_TIMEOUT: seconds of silence before a feed is reconnected
+    flush_ms: int = 50  # FLUSH_MS: how often the hub sends a batch to the browsers
+    max_rows: int = 500  # MAX_ROWS: rows the page keeps per list
+    ws_urls: Mapping[str, str] = field(default_factory=dict)  # <NAME>_WS_URL overrides
+    demo: bool = False  # --demo: run against the built-in simulated exchanges
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> Settings:
+        """Build settings from environment variables, validating each one."""
+        values: dict[str, object] = {}
+        if "HOST" in env:
+            values["host"] = env["HOST"].strip() or cls.host
+        if "PORT" in env:
+            values["port"] = _int(env, "PORT", 0, 65535)
+        if "EXCHANGES" in env:
+            values["exchanges"] = split_list(env["EXCHANGES"])
+        if "PAIRS" in env:
+            values["pairs"] = split_list(env["PAIRS"])
+        if env.get("SECRET_KEY"):
+            values["secret_key"] = env["SECRET_KEY"]
+        if "LOG_LEVEL" in env:
+            values["log_level"] = env["LOG_LEVEL"].strip().upper()
+        if "FEED_TIMEOUT" in env:
+            values["feed_timeout"] = _float(env, "FEED_TIMEOUT", 1.0, 3600.0)
+        if "FLUSH_MS" in env:
+            values["flush_ms"] = _int(env, "FLUSH_MS", 10, 5000)
+        if "MAX_ROWS" in env:
+            values["max_rows"] = _int(env, "MAX_ROWS", 10, 10000)
+        values["ws_urls"] = {
+            name: env[f"{name.upper()}_WS_URL"]
+            for name in LISTENERS
+            if env.get(f"{name.upper()}_WS_URL")
+        }
+        return cls(**values).validated()  # type: ignore[arg-type]
+
+    def validated(self) -> Settings:
+        """Check values that flags and the environment can both set; return self."""
+        unknown = [name for name in self.exchanges if name not in LISTENERS]
+        if unknown:
+            known = ", ".join(sorted(LISTENERS))
+            raise SettingsError(f"EXCHANGES: unknown exchange {unknown[0]!r} (known: {known})")
+        if not self.exchanges:
+            raise SettingsError("EXCHANGES: name at least one exchange")
+        if not self.pairs:
+            raise SettingsError("PAIRS: name at least one pair")
+        if self.log_level not in LOG_LEVELS:
+            raise SettingsError(f"LOG_LEVEL: {self.log_level!r} is not one of {LOG_LEVELS}")
+        for name, url in self.ws_urls.items():
+            if not url.startswith(("ws://", "wss://")):
+                raise SettingsError(f"{name.upper()}_WS_URL: {url!r} is not a ws:// or wss:// URL")
+        return self
+
+
+def _int(env: Mapping[str, str], name: str, low: int, high: int) -> int:
+    try:
+        value = int(env[name])
+    except ValueError:
+        raise SettingsError(f"{name}: {env[name]!r} is not a whole number") from None
+    if not low <= value <= high:
+        raise SettingsError(f"{name}: {value} is outside {low}..{high}")
+    return value
+
+
+def _float(env: Mapping[str, str], name: str, low: float, high: float) -> float:
+    try:
+        value = float(env[name])
+    except ValueError:
+        raise SettingsError(f"{name}: {env[name]!r} is not a number") from None
+    if not low <= value <= high:
+        raise SettingsError(f"{name}: {value:g} is outside {low:g}..{high:g}")
+    return value

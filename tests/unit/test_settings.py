@@ -1,0 +1,45 @@
+import pytest
+
+from dashboard.settings import Settings, SettingsError
+
+
+def test_defaults_are_safe():
+    settings = Settings.from_env({})
+    assert settings.host == "127.0.0.1"
+    assert settings.port == 5000
+    assert settings.exchanges == ("bitfinex", "coinbase")
+    assert settings.pairs == ("BTC-USD", "ETH-USD")
+    assert settings.feed_timeout == 30.0
+    assert len(settings.secret_key) >= 32
+    assert Settings.from_env({}).secret_key != settings.secret_key  # random, never a literal
+
+
+def test_values_are_read_from_the_environment():
+    settings = Settings.from_env({
+        "HOST": "0.0.0.0", "PORT": "8080", "EXCHANGES": "coinbase", "PAIRS": "btcusd, ETH/EUR ,",
+        "SECRET_KEY": "s3cret", "LOG_LEVEL": "debug", "FEED_TIMEOUT": "2.5",
+        "COINBASE_WS_URL": "ws://127.0.0.1:9/coinbase",
+    })
+    assert (settings.host, settings.port, settings.exchanges) == ("0.0.0.0", 8080, ("coinbase",))
+    assert settings.pairs == ("btcusd", "ETH/EUR")
+    assert settings.secret_key == "s3cret"
+    assert (settings.log_level, settings.feed_timeout) == ("DEBUG", 2.5)
+    assert settings.ws_urls == {"coinbase": "ws://127.0.0.1:9/coinbase"}
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"PORT": "http"}, "PORT: 'http' is not a whole number"),
+        ({"PORT": "70000"}, "PORT: 70000 is outside 0..65535"),
+        ({"EXCHANGES": "bitfinex,mtgox"}, "EXCHANGES: unknown exchange 'mtgox'"),
+        ({"EXCHANGES": " , "}, "EXCHANGES: name at least one exchange"),
+        ({"FEED_TIMEOUT": "0"}, "FEED_TIMEOUT: 0 is outside 1..3600"),
+        ({"LOG_LEVEL": "loud"}, "LOG_LEVEL: 'LOUD' is not one of"),
+        ({"BITFINEX_WS_URL": "http://x"}, "BITFINEX_WS_URL: 'http://x' is not a ws://"),
+    ],
+)
+def test_bad_values_name_the_variable(env, message):
+    with pytest.raises(SettingsError) as excinfo:
+        Settings.from_env(env)
+    assert str(excinfo.value).startswith(message)
