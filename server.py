@@ -8,6 +8,10 @@ exchanges on loopback and points the listeners at them, so the dashboard runs wi
 if __name__ == "__main__":
     # Must run before anything imports socket, ssl, threading or time: eventlet swaps in its
     # green versions, which is what lets websocket-client and Socket.IO share one event loop.
+    # Eventlet warns on import that it is deprecated; the README says why we use it anyway.
+    import warnings
+
+    warnings.filterwarnings("ignore", message=r"\s*Eventlet is deprecated")
     import eventlet
 
     eventlet.monkey_patch()

@@ -65,6 +65,9 @@ class ConnectionClosed(Exception):
     """The exchange closed the websocket."""
 
 
+# Frames read between explicit yields to the other green tasks (the hub, the page, other feeds).
+YIELD_EVERY = 64
+
 # Faults of the network or the far end: reconnect with backoff and say so on the page.
 NETWORK_FAULTS = (
     OSError,
@@ -297,12 +300,15 @@ class ExchangeListener:
         for pair in feeds.values():
             self._publish_status(pair, FeedState.CONNECTING, "subscribing")
         ws.settimeout(self.feed_timeout)
-        frame = self._receive(ws)
-        self._set_state(FeedState.LIVE, f"connected to {self.url}")
+        first = True
         while not self._stopped:
+            frame = self._receive(ws)
             received_at = datetime.now(UTC)
             self.messages += 1
             self.last_message_at = time.monotonic()
+            if first:
+                first = False
+                self._set_state(FeedState.LIVE, f"connected to {self.url}")
             try:
                 records = session.receive(frame, received_at)
             except MalformedFrame as exc:
@@ -310,7 +316,8 @@ class ExchangeListener:
                 continue
             for record in records:
                 self._dispatch(record)
-            frame = self._receive(ws)
+            if self.messages % YIELD_EVERY == 0:
+                self._sleep(0)  # a burst of buffered frames never blocks a green recv: yield
 
     def _receive(self, ws: websocket.WebSocket) -> str:
         """Wait for the next text frame; raise when the connection closes or goes silent."""
