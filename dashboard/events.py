@@ -24,13 +24,17 @@ from .extensions import socketio
 def on_connect(auth: object = None) -> None:
     """Sent by a browser when it (re)connects: it first gets the current state of every feed.
 
-    The snapshot holds every feed's status (a standing error included), the latest ticker per
-    exchange and pair and the recent trades, so a page opened or reloaded at any time is
-    complete at once; live batches follow.
+    The snapshot holds every feed's status (a standing error included) and the latest ticker
+    per exchange and pair, then trades: the recent ones, or, when the client's auth payload
+    says ``{"after": seq}`` (the last trade ``seq`` it saw), exactly the trades it missed.
+    Live batches follow.
     """
     dashboard = current_app.extensions["dashboard"]
     dashboard.clients += 1
     snapshot = dashboard.hub.snapshot()
+    after = auth.get("after") if isinstance(auth, dict) else None
+    if isinstance(after, int) and not isinstance(after, bool):
+        snapshot["trade"] = dashboard.trades_after(after)
     for event in ("status", "ticker", "trade"):
         if snapshot[event]:
             emit(event, snapshot[event])

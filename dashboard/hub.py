@@ -7,11 +7,18 @@ sends at most three events to every browser: one ``status`` list (each change, i
 and one ``trade`` list (every trade, in order: never dropped). Each list is encoded once for all
 clients. ``snapshot`` is what a browser gets on connect, so a page opened at any time is
 complete at once.
+
+Every trade leaves the hub with a ``seq``: a number that only grows, in the order the hub
+received the trades (microseconds since the epoch, bumped when two share one), so it keeps
+growing across restarts. A page that reconnects hands back the last ``seq`` it saw and gets
+exactly the trades after it. Sinks (the storage writer) get every ticker and trade, not only
+the conflated ones, once per flush.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from collections import deque
 from collections.abc import Callable
 from typing import Any
@@ -21,14 +28,20 @@ from exchanges.records import Record, Status, Ticker, Trade
 log = logging.getLogger(__name__)
 
 Emit = Callable[[str, list[dict[str, Any]]], None]
+Sink = Callable[[list[Ticker | Trade]], None]
 FeedKey = tuple[str, str | None]  # (exchange, pair); pair None for the exchange connection
 
 
 class Hub:
     """Conflate, batch and emit records; keep the latest state for new clients."""
 
-    def __init__(self, emit: Emit, recent_trades: int = 500) -> None:
+    def __init__(self, emit: Emit, recent_trades: int = 500, sinks: tuple[Sink, ...] = (),
+                 clock_us: Callable[[], int] = lambda: time.time_ns() // 1000) -> None:
         self._emit = emit
+        self._sinks = sinks
+        self._clock_us = clock_us
+        self._seq = 0  # the last trade seq handed out
+        self._to_store: list[Ticker | Trade] = []
         # pending since the last flush
         self._tickers: dict[FeedKey, Ticker] = {}
         self._trades: list[Trade] = []
@@ -37,6 +50,7 @@ class Hub:
         self._latest_tickers: dict[FeedKey, dict[str, Any]] = {}
         self._latest_statuses: dict[FeedKey, dict[str, Any]] = {}
         self._recent_trades: deque[dict[str, Any]] = deque(maxlen=recent_trades)
+        self._forgotten_seq = 0  # trades up to this seq are no longer in memory
         # counters for /healthz
         self.published = 0
         self.batches = 0
@@ -50,13 +64,19 @@ class Hub:
         self.published += 1
         if type(record) is Ticker:
             self._tickers[record.exchange, record.pair] = record
+            self._to_store.append(record)
         elif type(record) is Trade:
             self._trades.append(record)
+            self._to_store.append(record)
         else:
             self._statuses.append(record)
 
     def flush(self) -> None:
         """Send what arrived since the last flush; called by the hub task every tick."""
+        if self._to_store:
+            records, self._to_store = self._to_store, []
+            for sink in self._sinks:
+                sink(records)
         if not (self._statuses or self._tickers or self._trades):
             return
         statuses, self._statuses = self._statuses, []
@@ -73,8 +93,8 @@ class Hub:
             self._latest_tickers.update(zip(tickers, batch, strict=True))
             self._emit("ticker", batch)
         if trades:
-            batch = [trade.to_json() for trade in trades]
-            self._recent_trades.extend(batch)
+            batch = [self._numbered(trade.to_json()) for trade in trades]
+            self._remember(batch)
             self._emit("trade", batch)
 
     def snapshot(self) -> dict[str, list[dict[str, Any]]]:
@@ -84,6 +104,37 @@ class Hub:
             "ticker": list(self._latest_tickers.values()),
             "trade": list(self._recent_trades),
         }
+
+    def trades_after(self, seq: int) -> list[dict[str, Any]] | None:
+        """The trades sent after ``seq``, oldest first; None when memory no longer reaches back
+        that far (the caller then asks storage)."""
+        if seq >= self._seq:
+            return []
+        if seq < self._forgotten_seq:
+            return None
+        return [trade for trade in self._recent_trades if trade["seq"] > seq]
+
+    def seed(self, tickers: list[dict[str, Any]], trades: list[dict[str, Any]]) -> None:
+        """Fill the snapshot from storage at start-up, so a page opened before the first update
+        after a restart shows the last known market."""
+        for ticker in tickers:
+            self._latest_tickers.setdefault((ticker["exchange"], ticker["pair"]), ticker)
+        if trades:
+            self._forgotten_seq = trades[0]["seq"] - 1  # storage may hold older ones
+        self._remember(trades)
+        self._seq = max([self._seq, *(trade["seq"] for trade in trades)])
+
+    def _remember(self, trades: list[dict[str, Any]]) -> None:
+        recent = self._recent_trades
+        for trade in trades:
+            if len(recent) == recent.maxlen:
+                self._forgotten_seq = recent[0]["seq"]
+            recent.append(trade)
+
+    def _numbered(self, trade: dict[str, Any]) -> dict[str, Any]:
+        self._seq = max(self._seq + 1, self._clock_us())
+        trade["seq"] = self._seq
+        return trade
 
     def run(self, interval: float, sleep: Callable[[float], None]) -> None:
         """Flush every ``interval`` seconds, forever: the body of the hub's green task."""

@@ -48,6 +48,13 @@ class Dashboard:
         for listener in self.listeners:
             concurrency.spawn(listener.run)
 
+    def trades_after(self, seq: int) -> list[dict[str, Any]]:
+        """The trades a reconnecting page missed since trade ``seq``, oldest first."""
+        missed = self.hub.trades_after(seq)
+        if missed is None:  # older than memory reaches: the recent trades are the best we have
+            return self.hub.snapshot()["trade"]
+        return missed
+
     def health(self) -> dict[str, Any]:
         """What ``/healthz`` reports: every feed's state, last-message age and counters."""
         uptime = None if self.started_at is None else time.monotonic() - self.started_at

@@ -227,10 +227,10 @@ def socket_client() -> Iterator[Callable[[Server], EventLog]]:
     """Connect a real Socket.IO client (websocket transport) and log what it receives."""
     clients: list[socketio.Client] = []
 
-    def connect(server: Server) -> EventLog:
+    def connect(server: Server, auth: dict[str, Any] | None = None) -> EventLog:
         client = socketio.Client(reconnection=False)
         log = EventLog(client)
-        client.connect(server.url, transports=["websocket"], wait_timeout=10)
+        client.connect(server.url, transports=["websocket"], wait_timeout=10, auth=auth)
         clients.append(client)
         return log
 

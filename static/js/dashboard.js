@@ -4,7 +4,7 @@
  * Wire (Socket.IO, default namespace, same origin via io()): the server emits `status`,
  * `ticker` and `trade`, each a list of records (a single object is accepted too). On every
  * (re)connect it first sends this client every feed's status, the latest ticker per feed
- * and recent trades, then live batches. Prices and amounts are decimal strings shown
+ * and the trades it missed (it hands back the last trade `seq` it saw), then live batches. Prices and amounts are decimal strings shown
  * verbatim; exchange-supplied text reaches the DOM only through textContent.
  *
  * Incoming records are queued and applied at most once per animation frame (and at most
@@ -246,7 +246,12 @@ document.addEventListener("visibilitychange", () => {
 // ---- the Socket.IO link ----------------------------------------------------------------
 
 const connection = $("connection");
-const socket = io(); // same origin; reconnects by itself with backoff
+// The last trade `seq` seen: on every (re)connect the auth payload hands it back, and the server
+// answers with exactly the trades missed since, instead of its whole recent list.
+let lastTradeSeq = null;
+const socket = io({ // same origin; reconnects by itself with backoff
+  auth: (send) => send(lastTradeSeq === null ? {} : { after: lastTradeSeq }),
+});
 
 function showConnection(state, text, title = "") {
   connection.dataset.state = state;
@@ -275,10 +280,9 @@ function onConnect() {
   manualRetries = 0;
   delete connection.dataset.attempt;
   showConnection("connected", "connected");
-  // The server sends its snapshot (statuses, latest tickers, recent trades) by itself;
-  // duplicates are absorbed by the trade-id set and the quote board. A future `backfill`
-  // request belongs here, e.g. socket.emit("backfill", {...}), its records going through
-  // receive() like any live batch (the lists insert by time, so late records land in place).
+  // The server sends its snapshot by itself: statuses, latest tickers, and the trades missed
+  // since lastTradeSeq (see the auth payload above); duplicates are absorbed by the trade-id
+  // set and the quote board.
 }
 
 socket.on("connect", onConnect);
@@ -309,7 +313,14 @@ socket.io.on("reconnect_attempt", (attempt) => {
 
 socket.on("status", (payload) => receive(payload, normStatus, (s) => inbox.addStatus(s)));
 socket.on("ticker", (payload) => receive(payload, normTicker, (r) => inbox.addTicker(r, document.hidden)));
-socket.on("trade", (payload) => receive(payload, normTrade, (r) => inbox.addTrade(r)));
+socket.on("trade", (payload) => {
+  for (const raw of asList(payload)) {
+    if (raw && Number.isSafeInteger(raw.seq) && (lastTradeSeq === null || raw.seq > lastTradeSeq)) {
+      lastTradeSeq = raw.seq;
+    }
+  }
+  receive(payload, normTrade, (r) => inbox.addTrade(r));
+});
 
 // Read-only view of the bounded structures (tests check that none grows with uptime).
 window.dashboardStats = () => ({

@@ -194,3 +194,23 @@ def test_socketio_refuses_other_origins(server_on_simulator):
 def test_the_server_listens_on_loopback_only_by_default(server_on_simulator):
     server = server_on_simulator()
     assert "dashboard on http://127.0.0.1:" in server.process.output()
+
+
+def test_a_reconnecting_client_receives_exactly_what_it_missed(simulator, server_on_simulator,
+                                                                socket_client):
+    server = server_on_simulator(PAIRS="BTC-USD")
+    first = socket_client(server)
+    wait_live(first, "coinbase", "BTC-USD")
+    wait_live(first, "bitfinex", "BTC-USD")
+    simulator.control("coinbase/trade", pair="BTC-USD", price="40000.01", amount="1")
+    seen = first.wait_for("trade", exchange="coinbase", price="40000.01")
+
+    # while this client is away, two trades happen
+    simulator.control("bitfinex/trade", pair="BTC-USD", price="40000.02", amount="2")
+    simulator.control("coinbase/trade", pair="BTC-USD", price="40000.03", amount="3")
+    first.wait_for("trade", exchange="coinbase", price="40000.03")
+
+    back = socket_client(server, auth={"after": seen["seq"]})
+    back.wait_for("trade", price="40000.03", timeout=2)
+    assert [t["price"] for t in back.of("trade")] == ["40000.02", "40000.03"]
+    assert back.of("trade")[0]["seq"] > seen["seq"]
