@@ -1,0 +1,7 @@
+"""Market history: ``Store`` (blocking, SQLAlchemy Core over SQLite or PostgreSQL) and
+``StorageWriter`` (the green-task side that batches the hub's records into it)."""
+
+from .store import Store
+from .writer import StorageWriter, serialized
+
+__all__ = ["StorageWriter", "Store", "serialized"]
