@@ -3,12 +3,18 @@
 Settings come from the environment and a ``.env`` file in the working directory (see
 ``.env.example``); command-line flags override both. ``--demo`` starts the built-in simulated
 exchanges on loopback and points the listeners at them, so the dashboard runs with no internet.
+
+``python server.py snapshot ...`` and ``python server.py record ...`` are the command line
+(``dashboard/cli.py``); they run without eventlet.
 """
 
-if __name__ == "__main__":
+import sys
+
+if __name__ == "__main__" and sys.argv[1:2] not in (["snapshot"], ["record"]):
     # Must run before anything imports socket, ssl, threading or time: eventlet swaps in its
     # green versions, which is what lets websocket-client and Socket.IO share one event loop.
     # Eventlet warns on import that it is deprecated; the README says why we use it anyway.
+    # The command-line subcommands use plain threads and skip it.
     import warnings
 
     warnings.filterwarnings("ignore", message=r"\s*Eventlet is deprecated")
@@ -20,11 +26,11 @@ import argparse
 import dataclasses
 import logging
 import os
-import sys
 from collections.abc import Sequence
 
 from dotenv import find_dotenv, load_dotenv
 
+from dashboard import cli
 from dashboard.app import create_app
 from dashboard.demo import start_simulator
 from dashboard.extensions import socketio
@@ -35,7 +41,10 @@ log = logging.getLogger("server")
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        prog="server.py", description="Live crypto market dashboard (Flask + Socket.IO)."
+        prog="server.py", description="Live crypto market dashboard (Flask + Socket.IO).",
+        epilog="Command line: 'server.py snapshot [--exchange E] [--format json|csv] SYMBOL...' "
+               "prints tickers and recent trades; 'server.py record [SYMBOL...]' streams "
+               "records as JSON lines. See 'server.py snapshot --help'.",
     )
     parser.add_argument("--host", help="address to listen on (HOST, default 127.0.0.1)")
     parser.add_argument("--port", type=int, help="port to listen on (PORT, default 5000)")
@@ -66,6 +75,10 @@ def settings_from(args: argparse.Namespace, env: dict[str, str]) -> Settings:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] and argv[0] in cli.COMMANDS:
+        load_dotenv(find_dotenv(usecwd=True))
+        return cli.main(argv, dict(os.environ))
     args = parse_args(argv)
     load_dotenv(find_dotenv(usecwd=True))  # socketio.run under eventlet never loads .env itself
     try:
@@ -79,7 +92,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if settings.demo:
         simulator_url = start_simulator()
         demo_urls = {name: f"{simulator_url}/{name}" for name in settings.exchanges}
-        settings = dataclasses.replace(settings, ws_urls={**demo_urls, **settings.ws_urls})
+        demo_rest = {name: "http" + url.removeprefix("ws") for name, url in demo_urls.items()}
+        settings = dataclasses.replace(settings, ws_urls={**demo_urls, **settings.ws_urls},
+                                       rest_urls={**demo_rest, **settings.rest_urls})
         log.info("demo mode: simulated exchanges at %s", simulator_url)
     app = create_app(settings)
     app.extensions["dashboard"].start()

@@ -13,6 +13,14 @@ A subclass declares ``name`` and ``default_url`` and implements three methods th
 exchange's docs: ``symbol_for`` (pair → native symbol), ``subscribe_frames`` and ``new_session``
 (a sans-I/O object that turns frames into records; a new one per connection).
 
+REST snapshot: a subclass also declares ``default_rest_url`` and ``rest_snapshot_requests`` (which
+GETs give a pair's ticker and recent trades, each with its pure parser). ``snapshot`` runs them
+through ``rest.fetch_json`` (timeouts, exact decimals, retries: once, here) for the command line,
+and ``run`` publishes one before the first connect, so the page has rows at once. The snapshot's
+trades and the stream's go through the same ``RecentIds``, so a trade is shown once. When the
+websocket URL is overridden (a proxy, the simulator) and the REST URL is not, no snapshot is
+taken: the default REST URL would be another market than the one streaming.
+
 Everything here runs on the listener's own green task. It must never block the eventlet hub:
 socket I/O is green once ``server.py`` has monkey patched, and sleeping goes through the injected
 ``sleep`` (``dashboard.concurrency.sleep`` in the app).
@@ -20,21 +28,24 @@ socket I/O is green once ``server.py`` has monkey patched, and sleeping goes thr
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import logging
 import random
+import socket
 import time
 from collections import deque
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import ClassVar, Protocol
+from typing import Any, ClassVar, Protocol
 
 import websocket
 
+from . import rest
 from .pairs import PairError, parse_pair
 from .parsing import MalformedFrame
-from .records import FeedState, Record, Status, Trade
+from .records import FeedState, Record, Status, Ticker, Trade
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +78,11 @@ class ConnectionClosed(Exception):
 
 # Frames read between explicit yields to the other green tasks (the hub, the page, other feeds).
 YIELD_EVERY = 64
+
+# REST snapshot: recent trades asked per pair, and the waits between attempts of one request.
+TRADES_LIMIT = 25
+REST_FIRST_RETRY = 0.5
+REST_RETRY_CAP = 8.0
 
 # Faults of the network or the far end: reconnect with backoff and say so on the page.
 NETWORK_FAULTS = (
@@ -154,12 +170,39 @@ class Feed:
     symbol: str
 
 
+RestParser = Callable[[Any, Feed, datetime], list[Record]]
+
+
+@dataclass(frozen=True, slots=True)
+class RestRequest:
+    """One GET of a REST snapshot: ``path`` after the REST base URL, and the pure parser of its
+    decoded body (body, feed, receive time -> records; ``MalformedFrame`` when unreadable)."""
+
+    path: str
+    parse: RestParser
+
+
+class SnapshotIncomplete(Exception):
+    """Some pairs could not be downloaded before the deadline (network, timeouts, 5xx, 429).
+
+    ``records`` holds everything the snapshot did get, as ``snapshot`` would have returned it;
+    ``failures`` maps each pair that is missing to the last reason.
+    """
+
+    def __init__(self, records: list[Record], failures: Mapping[str, str]) -> None:
+        reasons = "; ".join(f"{pair}: {reason}" for pair, reason in failures.items())
+        super().__init__(f"REST snapshot incomplete: {reasons}")
+        self.records = records
+        self.failures = dict(failures)
+
+
 class ExchangeListener:
     """Owns one exchange connection; see the module docstring for its lifecycle."""
 
     # Public attributes a subclass declares
     name: ClassVar[str]
     default_url: ClassVar[str]
+    default_rest_url: ClassVar[str]
 
     def __init__(
         self,
@@ -167,12 +210,15 @@ class ExchangeListener:
         publish: Publish,
         *,
         url: str | None = None,
+        rest_url: str | None = None,
         feed_timeout: float = 30.0,
         connect_timeout: float = 10.0,
         sleep: Callable[[float], None] = time.sleep,
         rand: Callable[[], float] = random.random,
     ) -> None:
         self.url = url or self.default_url
+        # the REST API of the same market as ``url``: see the module docstring for why None
+        self.rest_url = rest_url or (self.default_rest_url if url is None else None)
         # the raw pair texts as configured; resolved into feeds (or error statuses) by run()
         self.requested_pairs = tuple(pairs)
         self.feed_timeout = feed_timeout
@@ -209,16 +255,31 @@ class ExchangeListener:
         """Return a fresh protocol session for one connection; ``feeds`` maps symbol → pair."""
         raise NotImplementedError
 
+    def rest_snapshot_requests(self, symbol: str, trades_limit: int) -> list[RestRequest]:
+        """Return the GETs that give one symbol's ticker and its recent trades, with parsers."""
+        raise NotImplementedError
+
+    def rest_refusal(self, error: rest.HttpError) -> str | None:
+        """Say why an HTTP error answer is a refusal whatever its status, or return None.
+
+        By default HTTP decides: a 4xx other than 429 is a refusal, a 5xx or 429 is retried.
+        Override for an exchange that refuses with a 5xx.
+        """
+        return None
+
     # Public methods ------------------------------------------------------------------------
 
     def run(self) -> None:
         """Stream until ``stop()``: the body of this listener's green task.
 
+        First the REST snapshot (``_publish_snapshot``), so the page has each pair's ticker and
+        recent trades before the first websocket update; it never stops the streaming.
         Network faults are retried forever with backoff while the status says ``reconnecting``;
         a bug of ours is logged with its traceback, shown as ``error`` and retried the same way,
         so one bad frame or one bad pair never takes the other feeds down.
         """
         self._resolve_pairs()
+        self._publish_snapshot()
         delays = reconnect_delays(rand=self._rand)
         attempt = 0
         while not self._stopped:
@@ -251,6 +312,34 @@ class ExchangeListener:
             self._set_state(FeedState.RECONNECTING, f"{reason}; retrying in {delay:.1f} s")
             self._sleep(delay)
 
+    def snapshot(self, pairs: Sequence[str] | None = None, trades_limit: int = TRADES_LIMIT,
+                 timeout: float | None = None) -> list[Record]:
+        """Download each pair's ticker and recent trades over REST, as records.
+
+        For the command line's ``snapshot``, and for ``run`` before its first connect. Blocking:
+        call it from a listener's own task (green under ``server.py``) or a thread, never from
+        the hub. ``pairs`` are typed pairs in any spelling (default: the configured ones).
+
+        Returns, per good pair in order, its ``Ticker`` then its trades oldest first; for a pair
+        that can't be read as one, that the exchange refuses, or whose answer we can't parse, a
+        ``Status`` ``error`` saying why (the others are still fetched). Download failures are
+        retried with backoff for ``timeout`` seconds in all (default ``connect_timeout``); pairs
+        still missing then raise ``SnapshotIncomplete``, which carries every other record.
+        """
+        if self.rest_url is None:
+            raise ValueError(f"{self.name}: no REST URL (its websocket URL is overridden)")
+        records: list[Record] = []
+        feeds: dict[str, Feed] = {}
+        for text in self.requested_pairs if pairs is None else pairs:
+            try:
+                feed = self._feed_for(text)
+            except PairError as exc:
+                records.append(self._status(text.strip() or text, FeedState.ERROR, str(exc)))
+                continue
+            feeds.setdefault(feed.pair, feed)
+        deadline = time.monotonic() + (self.connect_timeout if timeout is None else timeout)
+        return records + self._download(feeds.values(), trades_limit, deadline)
+
     def stop(self) -> None:
         """Ask the task to end; safe to call from another green task."""
         self._stopped = True
@@ -273,19 +362,89 @@ class ExchangeListener:
 
     # Private methods -----------------------------------------------------------------------
 
+    def _feed_for(self, text: str) -> Feed:
+        """The feed for a typed pair; raises ``PairError`` saying why there is none."""
+        pair = parse_pair(text)
+        return Feed(pair, self.symbol_for(pair))
+
     def _resolve_pairs(self) -> None:
         """Map each configured pair to a symbol; report the ones that can't be as errors."""
         for text in self.requested_pairs:
             try:
-                pair = parse_pair(text)
-                symbol = self.symbol_for(pair)
+                feed = self._feed_for(text)
             except PairError as exc:
                 label = text.strip() or text
                 log.error("bad pair exchange=%s pair=%r reason=%s", self.name, label, exc)
                 self.errors += 1
                 self._publish_status(label, FeedState.ERROR, str(exc))
                 continue
-            self._feeds.setdefault(pair, Feed(pair, symbol))
+            self._feeds.setdefault(feed.pair, feed)
+
+    def _publish_snapshot(self) -> None:
+        """Publish the REST snapshot of every feed before the first connect; never raise.
+
+        Tickers and trades are published (trades noted in ``RecentIds``, so the stream's copies
+        are dropped). A pair the REST API refuses is only logged: the subscription that follows
+        is the authority on whether it streams, and reports it. A download failure is logged
+        once and the listener goes on to stream.
+        """
+        if self.rest_url is None or not self._feeds:
+            return
+        deadline = time.monotonic() + self.connect_timeout
+        try:
+            records = self._download(list(self._feeds.values()), TRADES_LIMIT, deadline)
+        except SnapshotIncomplete as exc:
+            log.warning("rest snapshot incomplete exchange=%s reason=%s", self.name,
+                        "; ".join(f"{pair}: {why}" for pair, why in exc.failures.items()))
+            records = exc.records
+        except Exception:  # our bug: the snapshot is a nicety, streaming must go on
+            log.exception("rest snapshot failed exchange=%s", self.name)
+            return
+        for record in records:
+            if isinstance(record, Status):
+                log.warning("rest snapshot skipped exchange=%s pair=%s reason=%s",
+                            self.name, record.pair, record.detail)
+            elif isinstance(record, Ticker) or self._recent_trades.add(record.pair, record.id):
+                self._publish(record)
+
+    def _download(self, feeds: Iterable[Feed], trades_limit: int,
+                  deadline: float) -> list[Record]:
+        """Fetch and parse every feed's REST snapshot (see ``snapshot``); pairs in order.
+
+        Once the deadline has passed, a pair is no longer tried: it fails with the last reason.
+        """
+        records: list[Record] = []
+        failures: dict[str, str] = {}
+        for feed in feeds:
+            if failures and time.monotonic() >= deadline:
+                failures[feed.pair] = next(reversed(failures.values()))
+                continue
+            try:
+                records += self._download_feed(feed, trades_limit, deadline)
+            except rest.DownloadFailed as exc:
+                failures[feed.pair] = str(exc)
+            except (rest.Refused, MalformedFrame) as exc:
+                records.append(self._status(feed.pair, FeedState.ERROR, str(exc)))
+        if failures:
+            raise SnapshotIncomplete(records, failures)
+        return records
+
+    def _download_feed(self, feed: Feed, trades_limit: int, deadline: float) -> list[Record]:
+        """One feed's records from its GETs, in the order ``rest_snapshot_requests`` gave them."""
+        assert self.rest_url is not None
+        base = self.rest_url.rstrip("/")
+        records: list[Record] = []
+        for request in self.rest_snapshot_requests(feed.symbol, trades_limit):
+            url = base + request.path
+            body = rest.fetch_json(
+                url, deadline=deadline, attempt_timeout=self.connect_timeout,
+                delays=reconnect_delays(REST_FIRST_RETRY, REST_RETRY_CAP, self._rand),
+                sleep=self._sleep, refused=self.rest_refusal,
+                on_retry=lambda attempt, delay, reason, url=url: log.warning(
+                    "rest retry exchange=%s attempt=%d delay=%.1fs url=%s reason=%s",
+                    self.name, attempt, delay, url, reason))
+            records += request.parse(body, feed, datetime.now(UTC))
+        return records
 
     def _stream(self) -> None:
         """Connect, subscribe and read until the connection fails (which always raises)."""
@@ -361,9 +520,17 @@ class ExchangeListener:
         self._publish_status(None, state, detail)
 
     def _publish_status(self, pair: str | None, state: FeedState, detail: str) -> None:
-        self._publish(Status(self.name, pair, state, detail, datetime.now(UTC)))
+        self._publish(self._status(pair, state, detail))
+
+    def _status(self, pair: str | None, state: FeedState, detail: str) -> Status:
+        return Status(self.name, pair, state, detail, datetime.now(UTC))
 
     def _close(self) -> None:
         ws, self._ws = self._ws, None
         if ws is not None:
-            ws.shutdown()  # drop the TCP connection now; a polite close could wait on a dead peer
+            # drop the TCP connection now (a polite close could wait on a dead peer); shutting
+            # the socket down first also wakes a recv blocked in another thread (``record``)
+            if ws.sock is not None:
+                with contextlib.suppress(OSError):
+                    ws.sock.shutdown(socket.SHUT_RDWR)
+            ws.shutdown()

@@ -7,6 +7,10 @@ The docs warn that array lengths must never be hard-coded (fields get appended, 
 such as SEQ_ALL add a trailing sequence number), so parsers index from the front and ignore
 whatever follows.
 
+REST (docs.bitfinex.com rest-public-ticker, rest-public-trades) gives the snapshot taken before
+streaming: ``GET /v2/ticker/{symbol}`` answers the websocket ticker's array, and
+``GET /v2/trades/{symbol}/hist?limit=N`` the ``[ID, MTS, AMOUNT, PRICE]`` rows, newest first.
+
 Limit: Bitfinex allows 25 public channels per connection and we use two per pair, so one
 listener serves at most 12 pairs. Beyond that Bitfinex refuses each extra channel with error
 10305 "subscribe: limit", which reaches the page as an ``error`` status for that pair rather
@@ -23,7 +27,8 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from .base import ExchangeListener, ReconnectRequested
+from . import rest
+from .base import ExchangeListener, Feed, ReconnectRequested, RestRequest
 from .pairs import PairError, split_pair
 from .parsing import MalformedFrame, decimal, decode, reads_frame
 from .records import FeedState, Record, Side, Status, Ticker, Trade, time_from_ms
@@ -42,10 +47,13 @@ _RECONNECT_INFO = {
 }
 _MAINTENANCE_START = 20060
 _ALREADY_SUBSCRIBED = 10301  # "subscribe: dup": the channel works, nothing to report
+# REST: ``["error",10020,"symbol: invalid"]`` with HTTP 500 for a symbol Bitfinex doesn't list
+# (also "prec: invalid", "len: invalid", "limit: invalid"): a bad request, not an outage
+_REST_BAD_REQUEST = 10020
 
-# ticker fields (ws-public-ticker): BID, BID_SIZE, ASK, ASK_SIZE, DAILY_CHANGE,
-# DAILY_CHANGE_RELATIVE, LAST_PRICE, VOLUME, HIGH, LOW, ...
-_BID, _BID_SIZE, _ASK, _ASK_SIZE, _LAST_PRICE = 0, 1, 2, 3, 6
+# ticker fields (ws-public-ticker, rest-public-ticker): BID, BID_SIZE, ASK, ASK_SIZE,
+# DAILY_CHANGE, DAILY_CHANGE_RELATIVE, LAST_PRICE, VOLUME, HIGH, LOW, ...
+_BID, _BID_SIZE, _ASK, _ASK_SIZE, _LAST_PRICE, _VOLUME = 0, 1, 2, 3, 6, 7
 _MTS_END = 253_402_300_800_000  # 10000-01-01, where datetime's range ends
 
 
@@ -71,7 +79,8 @@ def parse_ticker(values: list[Any], channel: Channel, received_at: datetime) -> 
                   bid=decimal(values[_BID]), ask=decimal(values[_ASK]),
                   last=decimal(values[_LAST_PRICE]),
                   bid_size=_optional_decimal(values[_BID_SIZE]),
-                  ask_size=_optional_decimal(values[_ASK_SIZE]))
+                  ask_size=_optional_decimal(values[_ASK_SIZE]),
+                  volume=_optional_decimal(values[_VOLUME]))
 
 
 @reads_frame
@@ -98,6 +107,31 @@ def parse_trades_snapshot(rows: list[Any], channel: Channel) -> list[Record]:
     ``[232962,[[670155031,1618677442819,-0.00023057,60410],[670154206,...],...],10]``
     """
     return [parse_trade(row, channel) for row in reversed(rows)]
+
+
+@reads_frame
+def parse_rest_ticker(values: list[Any], feed: Feed, received_at: datetime) -> list[Record]:
+    """Read ``GET /v2/ticker/{symbol}`` (rest-public-ticker): the websocket ticker's array.
+
+    ``[7616.5,31.89055171,7617.5,43.358118629999986,-550.8,-0.0674,7617.1,8314.71200815,8257.8,
+    7500]``; it carries no time either, so the ticker gets ``received_at``.
+    """
+    if values[:1] == ["error"]:  # the error envelope, should it ever come with a 2xx
+        raise MalformedFrame(f"exchange error: {values[2]} (code {values[1]})")
+    return [parse_ticker(values, Channel("ticker", feed.symbol, feed.pair), received_at)]
+
+
+@reads_frame
+def parse_rest_trades(rows: list[Any], feed: Feed, received_at: datetime) -> list[Record]:
+    """Read ``GET /v2/trades/{symbol}/hist`` (rest-public-trades): rows as in the websocket.
+
+    ``[[401597395,1574694478808,0.005,7245.3],[401597393,1574694475039,-0.01,7244.9]]``; newest
+    first on the wire (the default ``sort=-1``), returned oldest first like the trades snapshot.
+    AMOUNT's sign is the taker's side, and ID is the websocket trade's, so the two dedupe.
+    """
+    if not isinstance(rows, list):
+        raise MalformedFrame(f"trades are not a list: {type(rows).__name__}")
+    return parse_trades_snapshot(rows, Channel("trades", feed.symbol, feed.pair))
 
 
 # What each message on a channel becomes, by (channel, message type); "data" is ``[chanId, [...]]``.
@@ -241,6 +275,7 @@ class Bitfinex(ExchangeListener):
 
     name = NAME
     default_url = "wss://api-pub.bitfinex.com/ws/2"
+    default_rest_url = "https://api-pub.bitfinex.com"
 
     def symbol_for(self, pair: str) -> str:
         """``BTC-USD`` -> ``tBTCUSD``; a code longer than 3 letters needs a colon: ``tDOGE:USD``.
@@ -264,6 +299,20 @@ class Bitfinex(ExchangeListener):
 
     def new_session(self, feeds: Mapping[str, str]) -> BitfinexSession:
         return BitfinexSession(feeds)
+
+    def rest_snapshot_requests(self, symbol: str, trades_limit: int) -> list[RestRequest]:
+        """The ticker first: it is what refuses a symbol Bitfinex doesn't list (the trades
+        endpoint answers such a symbol with an empty list)."""
+        return [RestRequest(f"/v2/ticker/{symbol}", parse_rest_ticker),
+                RestRequest(f"/v2/trades/{symbol}/hist?limit={trades_limit}", parse_rest_trades)]
+
+    def rest_refusal(self, error: rest.HttpError) -> str | None:
+        """Bitfinex answers a symbol it doesn't list with HTTP 500 ``["error",10020,"symbol:
+        invalid"]``, which HTTP rules would retry; any other 5xx is an outage, retried."""
+        body = error.body
+        if isinstance(body, list) and body[:2] == ["error", _REST_BAD_REQUEST]:
+            return rest.error_text(error)
+        return None
 
 
 def _is_int(value: Any) -> bool:

@@ -12,6 +12,11 @@ frame is a JSON object tagged by ``type``; prices and sizes are JSON strings, re
 - ``heartbeat`` comes once a second per product, which keeps the listener's silence watchdog
   fed on a product that doesn't trade.
 
+REST (docs.cdp.coinbase.com/api-reference/exchange-api/rest-api/products) gives the snapshot
+taken before streaming: ``GET /products/{product_id}/ticker`` (last trade, best bid/ask, 24 h
+volume) and ``GET /products/{product_id}/trades?limit=N`` (newest first, ``side`` the MAKER's as
+in ``matches``). A product Coinbase doesn't list answers HTTP 404 ``{"message":"NotFound"}``.
+
 A trade thus arrives twice, in ``ticker`` and in ``match``; both become the same ``Trade``
 (same id, time and taker side) and the listener's ``RecentIds`` shows it once.
 
@@ -31,7 +36,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from .base import ExchangeListener
+from .base import ExchangeListener, Feed, RestRequest
 from .pairs import PairError
 from .parsing import MalformedFrame, decimal, decode, parse_iso_time, reads_frame
 from .records import FeedState, Record, Side, Status, Ticker, Trade
@@ -71,11 +76,13 @@ def parse_ticker(message: dict[str, Any], feeds: Mapping[str, str],
                     bid=decimal(message["best_bid"]), ask=decimal(message["best_ask"]),
                     last=decimal(message["price"]),
                     bid_size=_optional_decimal(message.get("best_bid_size")),
-                    ask_size=_optional_decimal(message.get("best_ask_size")))
+                    ask_size=_optional_decimal(message.get("best_ask_size")),
+                    volume=_optional_decimal(message.get("volume_24h")))
     trade_fields = ("trade_id", "last_size", "side", "time")
     if any(message.get(field) is None for field in trade_fields):
         return [ticker]
-    return [ticker, _trade(message, feeds[symbol], message["last_size"], Side(message["side"]))]
+    return [ticker, _trade(message, feeds[symbol], symbol, message["last_size"],
+                           Side(message["side"]))]
 
 
 @reads_frame
@@ -89,7 +96,42 @@ def parse_match(message: dict[str, Any], feeds: Mapping[str, str],
     symbol = message["product_id"]
     if symbol not in feeds:
         return []
-    return [_trade(message, feeds[symbol], message["size"], _TAKER_SIDE[message["side"]])]
+    return [_trade(message, feeds[symbol], symbol, message["size"],
+                   _TAKER_SIDE[message["side"]])]
+
+
+@reads_frame
+def parse_rest_ticker(body: dict[str, Any], feed: Feed, received_at: datetime) -> list[Record]:
+    """Read ``GET /products/{product_id}/ticker`` (Get product ticker): top of book, last trade.
+
+    ``{"trade_id":4729088,"price":"333.99","size":"0.193","bid":"333.98","ask":"333.99",
+    "volume":"5957.11914015","time":"2015-11-14T20:46:03.511254Z"}``
+
+    ``time`` is the last trade's, as in the websocket ticker. The answer names no side, so its
+    trade can't be a ``Trade``: the trades endpoint brings it.
+    """
+    return [Ticker(NAME, feed.pair, feed.symbol, _time(body["time"]),
+                   bid=decimal(body["bid"]), ask=decimal(body["ask"]),
+                   last=decimal(body["price"]), volume=_optional_decimal(body.get("volume")))]
+
+
+@reads_frame
+def parse_rest_trades(rows: list[dict[str, Any]], feed: Feed,
+                      received_at: datetime) -> list[Record]:
+    """Read ``GET /products/{product_id}/trades`` (Get product trades), returned oldest first.
+
+    ``[{"time":"2014-11-07T22:19:28.578544Z","trade_id":74,"price":"10.00000000",
+    "size":"0.01000000","side":"buy"},...]``, newest first on the wire.
+
+    ``side`` is the MAKER's, as in ``matches``: "The side of a trade indicates the maker order
+    side... A buy side indicates a down-tick because the maker was a buy order and their order
+    was removed. A sell side indicates an up-tick." So the taker's side is the opposite: a
+    ``buy`` row is a taker sell. ``trade_id`` is the websocket's, so both copies dedupe.
+    """
+    if not isinstance(rows, list):
+        raise MalformedFrame(f"trades are not a list: {type(rows).__name__}")
+    return [_trade(row, feed.pair, feed.symbol, row["size"], _TAKER_SIDE[row["side"]])
+            for row in reversed(rows)]
 
 
 @reads_frame
@@ -202,6 +244,7 @@ class Coinbase(ExchangeListener):
 
     name = NAME
     default_url = "wss://ws-feed.exchange.coinbase.com"
+    default_rest_url = "https://api.exchange.coinbase.com"
 
     def symbol_for(self, pair: str) -> str:
         """``BTC-USD`` is already Coinbase's product_id; whether it is listed is Coinbase's call
@@ -226,15 +269,21 @@ class Coinbase(ExchangeListener):
     def new_session(self, feeds: Mapping[str, str]) -> CoinbaseSession:
         return CoinbaseSession(feeds)
 
+    def rest_snapshot_requests(self, symbol: str, trades_limit: int) -> list[RestRequest]:
+        """Get product ticker, then Get product trades (its first page: at most 1000)."""
+        return [RestRequest(f"/products/{symbol}/ticker", parse_rest_ticker),
+                RestRequest(f"/products/{symbol}/trades?limit={trades_limit}",
+                            parse_rest_trades)]
 
-def _trade(message: dict[str, Any], pair: str, size: Any, side: Side) -> Trade:
-    """The trade a ticker or match reports; both spell id, price and time alike."""
+
+def _trade(message: dict[str, Any], pair: str, symbol: str, size: Any, side: Side) -> Trade:
+    """The trade a ticker, match or REST trade reports; all spell id, price and time alike."""
     trade_id, amount = message["trade_id"], decimal(size)
     if isinstance(trade_id, bool) or not isinstance(trade_id, int | str) or trade_id == "":
         raise MalformedFrame(f"not a trade id: {trade_id!r}")
     if amount <= 0:
         raise MalformedFrame(f"trade size is not positive: {size!r}")
-    return Trade(NAME, pair, message["product_id"], _time(message["time"]), str(trade_id),
+    return Trade(NAME, pair, symbol, _time(message["time"]), str(trade_id),
                  decimal(message["price"]), amount, side)
 
 

@@ -56,7 +56,11 @@ def time_from_ms(ms: int | Decimal) -> datetime:
 
 @dataclass(frozen=True, slots=True)
 class Ticker:
-    """Top of book and last traded price of one pair on one exchange."""
+    """Top of book and last traded price of one pair on one exchange.
+
+    ``volume`` is the traded amount of the last 24 hours in the base currency, when the exchange
+    sends it (Bitfinex ``VOLUME``, Coinbase ``volume_24h`` / ``volume``); ``None`` otherwise.
+    """
 
     exchange: str
     pair: str
@@ -67,6 +71,7 @@ class Ticker:
     last: Decimal
     bid_size: Decimal | None = None
     ask_size: Decimal | None = None
+    volume: Decimal | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -79,6 +84,7 @@ class Ticker:
             "last": format_decimal(self.last),
             "bid_size": format_decimal(self.bid_size),
             "ask_size": format_decimal(self.ask_size),
+            "volume": format_decimal(self.volume),
         }
 
 

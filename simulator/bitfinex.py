@@ -10,6 +10,14 @@ real server writes doubles; we write the exact decimal in its shortest form).
     [17470,"te",[401597395,1574694478808,0.005,7245.3]]       then the same values as "tu"
     [765277,"hb"]                                              channel idle for 15 s
 
+REST (docs.bitfinex.com rest-public-ticker, rest-public-trades), from the same market:
+
+    GET /v2/ticker/tBTCUSD                the ticker array above, without the chanId
+    GET /v2/trades/tBTCUSD/hist?limit=N   [[ID,MTS,AMOUNT,PRICE],...], newest first (sort=1:
+                                          oldest first); limit 1..10000, default 125
+    unknown symbol on /ticker             HTTP 500 ["error",10020,"symbol: invalid"] (as probed)
+    unknown symbol on /trades/.../hist    HTTP 200 [] (the real API answers "nothing")
+
 Not simulated: ``book``/``candles`` channels (answered ``channel: unknown``) and ``conf`` flags
 (acknowledged, but frames keep the default shape).
 """
@@ -19,7 +27,7 @@ from __future__ import annotations
 import json
 import random
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -27,7 +35,7 @@ from typing import Any
 from simulator import wire
 from simulator.catalogue import PRODUCTS, split_pair
 from simulator.market import Market, PairState, Side, Trade
-from simulator.peer import Action, Close, ExchangeSpec, Peer, PeerOptions, Send
+from simulator.peer import Action, Close, ExchangeSpec, Peer, PeerOptions, RestReply, Send
 
 MAX_CHANNELS = 25  # public channels per connection (BFX-P)
 CHANNELS = ("ticker", "trades")
@@ -269,4 +277,32 @@ def info_command(params: Mapping[str, str]) -> list[Action]:
     return actions
 
 
-SPEC = ExchangeSpec(name="bitfinex", peer=BitfinexPeer, commands={"info": info_command})
+_REST_TRADES_LIMIT = (1, 125, 10_000)  # least, default, most
+_REST_SYMBOL_INVALID = RestReply(500, ["error", 10020, "symbol: invalid"])
+_REST_LIMIT_INVALID = RestReply(500, ["error", 10020, "limit: invalid"])
+
+
+def rest(market: Market, parts: Sequence[str], params: Mapping[str, str]) -> RestReply:
+    """Answer ``GET /v2/ticker/{symbol}`` and ``GET /v2/trades/{symbol}/hist`` (see the module
+    docstring); any other path is a 404."""
+    match list(parts):
+        case ["v2", "ticker", symbol]:
+            pair = _PAIR_BY_SYMBOL.get(symbol)
+            if pair is None:
+                return _REST_SYMBOL_INVALID
+            return RestReply(200, _ticker_row(market.state(pair)))
+        case ["v2", "trades", symbol, "hist"]:
+            least, default, most = _REST_TRADES_LIMIT
+            text = params.get("limit", str(default))
+            if not (text.isascii() and text.isdigit() and least <= int(text) <= most):
+                return _REST_LIMIT_INVALID
+            pair = _PAIR_BY_SYMBOL.get(symbol)
+            if pair is None:
+                return RestReply(200, [])
+            rows = [_trade_row(trade) for trade in market.state(pair).recent[: int(text)]]
+            return RestReply(200, rows[::-1] if params.get("sort") == "1" else rows)
+    return RestReply(404, {"error": f"Cannot GET /{'/'.join(parts)}"})
+
+
+SPEC = ExchangeSpec(
+    name="bitfinex", peer=BitfinexPeer, commands={"info": info_command}, rest=rest)

@@ -14,6 +14,13 @@ subscriptions list; ``side`` is the taker's in ``ticker`` but the maker's in ``m
 first trade message after subscribing to ``matches`` is a ``last_match`` carrying the most
 recent trade; a ``ticker`` subscription gets the current ticker at once.
 
+REST (Exchange REST API, Products), from the same market:
+
+    GET /products/BTC-USD/ticker            {"trade_id","price","size","bid","ask","volume","time"}
+    GET /products/BTC-USD/trades?limit=N    [{"time","trade_id","price","size","side"},...], newest
+                                            first, ``side`` the MAKER's; limit 1..1000, default 100
+    unknown product                         HTTP 404 {"message":"NotFound"}
+
 Not simulated: ``level2``/``full``/``status``/batch channels (answered "not a valid channel")
 and authentication. Error ``reason`` texts for malformed input are our own wording.
 """
@@ -24,13 +31,13 @@ import hashlib
 import json
 import random
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 from simulator import wire
-from simulator.market import Market, Side, Trade
-from simulator.peer import Action, Close, ExchangeSpec, Peer, PeerOptions, Send
+from simulator.market import Market, PairState, Side, Trade
+from simulator.peer import Action, Close, ExchangeSpec, Peer, PeerOptions, RestReply, Send
 
 CHANNELS = ("ticker", "matches", "heartbeat")
 HEARTBEAT_INTERVAL = 1.0  # one heartbeat per second per product, as the real feed
@@ -246,13 +253,12 @@ def _error(message: str, reason: str | None = None) -> Send:
 
 def _match(kind: str, product: str, trade: Trade) -> dict[str, Any]:
     """A ``match``/``last_match``; ``side`` is the MAKER's, the opposite of the taker's."""
-    maker_side = Side.SELL if trade.side is Side.BUY else Side.BUY
     return {
         "type": kind,
         "trade_id": trade.id,
         "maker_order_id": _order_id(product, trade.id, "maker"),
         "taker_order_id": _order_id(product, trade.id, "taker"),
-        "side": maker_side.value,
+        "side": _maker_side(trade).value,
         "size": wire.decimal_text(trade.size),
         "price": wire.decimal_text(trade.price),
         "product_id": product,
@@ -267,4 +273,54 @@ def _order_id(product: str, trade_id: int, role: str) -> str:
     return str(uuid.UUID(bytes=digest[:16], version=4))
 
 
-SPEC = ExchangeSpec(name="coinbase", peer=CoinbasePeer)
+def _maker_side(trade: Trade) -> Side:
+    return Side.SELL if trade.side is Side.BUY else Side.BUY
+
+
+_REST_TRADES_LIMIT = (1, 100, 1000)  # least, default, most
+_REST_NOT_FOUND = RestReply(404, {"message": "NotFound"})
+
+
+def rest(market: Market, parts: Sequence[str], params: Mapping[str, str]) -> RestReply:
+    """Answer ``GET /products/{id}/ticker`` and ``GET /products/{id}/trades`` (see the module
+    docstring); product ids are case-insensitive, any other path is a 404."""
+    match list(parts):
+        case ["products", product, ("ticker" | "trades") as kind]:
+            pair = product.upper()
+            if not market.knows(pair):
+                return _REST_NOT_FOUND
+            state = market.state(pair)
+            if kind == "ticker":
+                return RestReply(200, _rest_ticker(state))
+            least, default, most = _REST_TRADES_LIMIT
+            text = params.get("limit", str(default))
+            if not (text.isascii() and text.isdigit() and least <= int(text) <= most):
+                return RestReply(400, {"message": f"limit must be {least}..{most}"})
+            return RestReply(200, [_rest_trade(trade) for trade in state.recent[: int(text)]])
+    return _REST_NOT_FOUND
+
+
+def _rest_ticker(state: PairState) -> dict[str, Any]:
+    trade, text = state.last_trade, wire.decimal_text
+    return {
+        "trade_id": trade.id,
+        "price": text(state.last),
+        "size": text(trade.size),
+        "bid": text(state.bid),
+        "ask": text(state.ask),
+        "volume": text(state.volume_24h),
+        "time": wire.iso_micros(trade.time),
+    }
+
+
+def _rest_trade(trade: Trade) -> dict[str, Any]:
+    return {
+        "time": wire.iso_micros(trade.time),
+        "trade_id": trade.id,
+        "price": wire.decimal_text(trade.price),
+        "size": wire.decimal_text(trade.size),
+        "side": _maker_side(trade).value,  # the MAKER's, as in ``match``
+    }
+
+
+SPEC = ExchangeSpec(name="coinbase", peer=CoinbasePeer, rest=rest)

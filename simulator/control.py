@@ -127,6 +127,14 @@ def _rate(engine: Engine, params: Mapping[str, str], now: float) -> dict[str, An
     return {"rate": rate}
 
 
+def _fail_rest(engine: Engine, params: Mapping[str, str], now: float) -> dict[str, Any]:
+    count, status = _whole(params, "count", 1), _whole(params, "status", 503)
+    if not 500 <= status <= 599 and status != 429:
+        raise BadRequest(f"status must be a 5xx or 429, not {status}")
+    engine.fail_rest(count, status)
+    return {"rest_failures_left": count, "status": status}
+
+
 ROUTES: dict[str, Handler] = {
     "trade": _trade,
     "ticker": _ticker,
@@ -135,6 +143,7 @@ ROUTES: dict[str, Handler] = {
     "silence": _silence,
     "send": _send,
     "rate": _rate,
+    "fail_rest": _fail_rest,
 }
 
 
@@ -184,6 +193,13 @@ def _number(params: Mapping[str, str], name: str) -> float:
     if not 0 <= value < float("inf"):
         raise BadRequest(f"{name} must be a number >= 0, not {text!r}")
     return value
+
+
+def _whole(params: Mapping[str, str], name: str, default: int) -> int:
+    text = params.get(name, str(default))
+    if not (text.isascii() and text.isdigit()):
+        raise BadRequest(f"{name} must be a whole number >= 0, not {text!r}")
+    return int(text)
 
 
 def _state_json(state: PairState) -> dict[str, Any]:

@@ -14,10 +14,14 @@ import threading
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from decimal import Decimal
+from http import HTTPStatus
 from typing import Protocol, TypeVar
 
 from simulator.market import Market, PairState, Side, Trade
-from simulator.peer import Action, ExchangeSpec, Peer, PeerOptions
+from simulator.peer import Action, ExchangeSpec, Peer, PeerOptions, RestReply
+
+# What a REST request gets while ``fail_rest`` is in force: an overloaded exchange.
+REST_FAILURE = RestReply(503, {"message": "Service Unavailable (simulated)"})
 
 
 class Link(Protocol):
@@ -64,6 +68,9 @@ class Engine:
         self._silent_until = 0.0
         self._sent = 0
         self._silenced = 0
+        self._rest_requests = 0
+        self._rest_failures_left = 0
+        self._rest_failure = REST_FAILURE
 
     # Connections
 
@@ -88,6 +95,29 @@ class Engine:
         """Hand one client frame to the connection's peer and queue its answer."""
         with self._lock:
             link.deliver(link.peer.receive(text, now))
+
+    # REST
+
+    def rest(self, parts: list[str], params: dict[str, str]) -> RestReply:
+        """Answer one REST GET from the current market (404 if the exchange has no REST)."""
+        with self._lock:
+            self._rest_requests += 1
+            if self._rest_failures_left > 0:
+                self._rest_failures_left -= 1
+                return self._rest_failure
+            if self.spec.rest is None:
+                return RestReply(404, {"error": f"{self.name} has no REST API here"})
+            return self.spec.rest(self.market, parts, params)
+
+    def fail_rest(self, count: int, status: int) -> None:
+        """Make the next ``count`` REST requests fail with HTTP ``status`` (retry tests)."""
+        with self._lock:
+            self._rest_failures_left = count
+            try:
+                phrase = HTTPStatus(status).phrase
+            except ValueError:
+                phrase = f"HTTP {status}"
+            self._rest_failure = RestReply(status, {"message": f"{phrase} (simulated)"})
 
     # Clock
 
@@ -181,6 +211,8 @@ class Engine:
                 "frames_silenced": self._silenced,
                 "rate": self._rate,
                 "silent_for": round(max(0.0, self._silent_until - now), 3),
+                "rest_requests": self._rest_requests,
+                "rest_failures_left": self._rest_failures_left,
             }
 
     # Private methods

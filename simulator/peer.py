@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import random
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from simulator.catalogue import PRODUCTS, Product
 from simulator.market import Market, Trade
@@ -87,8 +88,19 @@ class Peer(ABC):
         """Current (channel, pair) subscriptions, for stats and to know which pairs trade."""
 
 
+@dataclass(frozen=True, slots=True)
+class RestReply:
+    """The answer to one REST GET: an HTTP status and the JSON body (decimals as numbers)."""
+
+    status: int
+    body: Any
+
+
 PeerFactory = Callable[[Market, random.Random, PeerOptions, float], Peer]
 Command = Callable[[Mapping[str, str]], list[Action]]
+# A REST GET: (market, path segments after the exchange's own, query) -> reply; pure, and
+# called under the exchange's lock like a peer.
+RestHandler = Callable[[Market, Sequence[str], Mapping[str, str]], RestReply]
 
 
 @dataclass(frozen=True)
@@ -97,10 +109,12 @@ class ExchangeSpec:
 
     ``commands`` are exchange-specific control routes (``/control/<name>/<command>``) whose
     actions go to every connection of the exchange, e.g. Bitfinex's ``info`` maintenance codes.
-    A command raises ``ValueError`` for bad parameters.
+    A command raises ``ValueError`` for bad parameters. ``rest`` answers the exchange's REST
+    GETs (``/<name>/...`` without a websocket upgrade) from the same market.
     """
 
     name: str
     peer: PeerFactory
     commands: Mapping[str, Command] = field(default_factory=dict)
+    rest: RestHandler | None = None
     products: tuple[Product, ...] = tuple(PRODUCTS.values())

@@ -2,10 +2,10 @@
 
 Routes by request path:
     /bitfinex, /coinbase, ...   websocket upgrade -> that exchange's protocol (``registry``)
+    /bitfinex/v2/..., /coinbase/products/...
+                                plain HTTP GET -> that exchange's REST API, same market
     /control/...                plain HTTP GET -> JSON control API (``control``)
     anything else               404
-(REST endpoints such as ``/bitfinex/v2/ticker/tBTCUSD`` would be answered in ``_route`` the
-same way as control requests; none are simulated yet, so they get a 404 today.)
 
 Threads: websockets runs one reader thread per connection (``_serve_connection``); each
 connection also gets a sender thread draining its ``Outbox``; one clock thread drives random
@@ -24,6 +24,7 @@ import threading
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from urllib.parse import parse_qs, unquote
 
 from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed
@@ -164,8 +165,14 @@ class SimulatorServer:
         if path.startswith(_CONTROL_PREFIX):
             reply = control.handle(self.engines, path[len(_CONTROL_PREFIX) :], query, time.time())
             return _json_response(connection, reply.status, reply.body)
-        if path.strip("/") in self.engines:
+        name, _, rest = path.strip("/").partition("/")
+        if name in self.engines and not rest:
             return None
+        if name in self.engines:
+            params = {key: values[-1] for key, values in parse_qs(query).items()}
+            parts = [unquote(part) for part in rest.split("/")]
+            reply = self.engines[name].rest(parts, params)
+            return _json_response(connection, reply.status, reply.body)
         return _json_response(connection, 404, {"error": f"no such path {path}"})
 
     def _serve_connection(self, websocket: ServerConnection) -> None:
