@@ -7,7 +7,7 @@ from pathlib import Path
 from flask import Flask
 from flask_bootstrap import Bootstrap5
 
-from . import routes
+from . import api, routes
 from .extensions import socketio
 from .runtime import Dashboard
 from .settings import Settings
@@ -29,6 +29,7 @@ def create_app(settings: Settings, async_mode: str | None = None) -> Flask:
     )
     Bootstrap5(app)
     app.register_blueprint(routes.bp)
+    app.register_blueprint(api.bp)
     from . import events  # noqa: F401  (registers the Socket.IO handlers)
 
     socketio.init_app(

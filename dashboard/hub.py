@@ -21,6 +21,7 @@ import logging
 import time
 from collections import deque
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 from exchanges.records import Record, Status, Ticker, Trade
@@ -35,10 +36,12 @@ FeedKey = tuple[str, str | None]  # (exchange, pair); pair None for the exchange
 class Hub:
     """Conflate, batch and emit records; keep the latest state for new clients."""
 
-    def __init__(self, emit: Emit, recent_trades: int = 500, sinks: tuple[Sink, ...] = (),
+    def __init__(self, emit: Emit, recent_trades: int = 500, snapshot_trades: int | None = None,
+                 sinks: tuple[Sink, ...] = (),
                  clock_us: Callable[[], int] = lambda: time.time_ns() // 1000) -> None:
         self._emit = emit
         self._sinks = sinks
+        self._snapshot_trades = snapshot_trades or recent_trades  # trades sent on connect
         self._clock_us = clock_us
         self._seq = 0  # the last trade seq handed out
         self._to_store: list[Ticker | Trade] = []
@@ -102,7 +105,7 @@ class Hub:
         return {
             "status": list(self._latest_statuses.values()),
             "ticker": list(self._latest_tickers.values()),
-            "trade": list(self._recent_trades),
+            "trade": list(self._recent_trades)[-self._snapshot_trades:],
         }
 
     def trades_after(self, seq: int) -> list[dict[str, Any]] | None:
@@ -119,10 +122,15 @@ class Hub:
         after a restart shows the last known market."""
         for ticker in tickers:
             self._latest_tickers.setdefault((ticker["exchange"], ticker["pair"]), ticker)
-        if trades:
-            self._forgotten_seq = trades[0]["seq"] - 1  # storage may hold older ones
-        self._remember(trades)
-        self._seq = max([self._seq, *(trade["seq"] for trade in trades)])
+        # stored trades carry no seq: number them by their time, below every seq to come
+        numbered = []
+        for trade in trades:
+            moment_us = int(datetime.fromisoformat(trade["time"]).timestamp() * 1_000_000)
+            self._seq = max(self._seq + 1, moment_us)
+            numbered.append({**trade, "seq": self._seq})
+        if numbered:
+            self._forgotten_seq = numbered[0]["seq"] - 1  # storage may hold older ones
+        self._remember(numbered)
 
     def _remember(self, trades: list[dict[str, Any]]) -> None:
         recent = self._recent_trades

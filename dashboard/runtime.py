@@ -6,15 +6,22 @@ the hub's flush task and each listener's task. Tests can build one and inspect i
 
 from __future__ import annotations
 
+import logging
 import time
 from typing import Any
 
 from exchanges import LISTENERS, ExchangeListener
+from storage import StorageWriter, Store, serialized
 
 from . import concurrency
 from .extensions import socketio
 from .hub import Hub
 from .settings import Settings
+
+log = logging.getLogger(__name__)
+
+# trades a page gets on connect, and that the hub keeps in memory for reconnecting pages
+RECENT_TRADES = 2000
 
 
 def broadcast(event: str, batch: list[dict[str, Any]]) -> None:
@@ -27,12 +34,19 @@ class Dashboard:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.hub = Hub(emit=broadcast, recent_trades=settings.max_rows)
+        self.store = Store(settings.database_url)  # opens nothing until first used
+        # every store call goes through this one wrapper: off the hub, one at a time
+        self.store_call = serialized(concurrency.run_blocking)
+        self.writer = StorageWriter(self.store, self.store_call, concurrency.sleep,
+                                    retention_days=settings.retention_days)
+        self.hub = Hub(emit=broadcast, recent_trades=RECENT_TRADES,
+                       snapshot_trades=settings.max_rows, sinks=(self.writer.submit,))
         self.listeners: list[ExchangeListener] = [
             LISTENERS[name](
                 settings.pairs,
                 self.hub.publish,
                 url=settings.ws_urls.get(name),
+                rest_url=settings.rest_urls.get(name),
                 feed_timeout=settings.feed_timeout,
                 sleep=concurrency.sleep,
             )
@@ -44,9 +58,23 @@ class Dashboard:
     def start(self) -> None:
         """Spawn the hub task and every listener task; call once, from the entry point."""
         self.started_at = time.monotonic()
+        self._seed_from_storage()
+        concurrency.spawn(self.writer.run)
+        concurrency.spawn(self.writer.run_prune)
         concurrency.spawn(self.hub.run, self.settings.flush_ms / 1000, concurrency.sleep)
         for listener in self.listeners:
             concurrency.spawn(listener.run)
+
+    def _seed_from_storage(self) -> None:
+        """Show the last known market at once after a restart: latest tickers, recent trades."""
+        try:
+            tickers = self.store_call(self.store.latest_tickers)
+            trades = self.store_call(self.store.recent_trades, self.settings.max_rows)
+        except Exception as exc:  # a database that is down must not keep the page from starting
+            log.warning("storage unavailable at start-up reason=%s", " ".join(str(exc).split()))
+            return
+        self.hub.seed(tickers, trades)
+        log.info("seeded from storage tickers=%d trades=%d", len(tickers), len(trades))
 
     def trades_after(self, seq: int) -> list[dict[str, Any]]:
         """The trades a reconnecting page missed since trade ``seq``, oldest first."""
@@ -54,6 +82,32 @@ class Dashboard:
         if missed is None:  # older than memory reaches: the recent trades are the best we have
             return self.hub.snapshot()["trade"]
         return missed
+
+    def feeds(self) -> list[dict[str, Any]]:
+        """Every feed (exchange, pair) with its symbol and effective state, for ``/api/pairs``.
+
+        A pair's own error wins; otherwise the exchange connection's state unless it is live.
+        """
+        statuses = {(s["exchange"], s["pair"]): s for s in self.hub.snapshot()["status"]}
+        feeds = []
+        for listener in self.listeners:
+            symbols = listener.stats()["pairs"]
+            connection = statuses.get((listener.name, None))
+            named = {pair for exchange, pair in statuses if exchange == listener.name and pair}
+            for pair in sorted(named | set(symbols)):
+                own = statuses.get((listener.name, pair))
+                status = own
+                if not (own and own["state"] == "error") and connection and (
+                        connection["state"] != "live" or own is None):
+                    status = connection
+                feeds.append({
+                    "exchange": listener.name,
+                    "pair": pair,
+                    "symbol": symbols.get(pair),
+                    "state": status["state"] if status else "connecting",
+                    "detail": status["detail"] if status else "",
+                })
+        return feeds
 
     def health(self) -> dict[str, Any]:
         """What ``/healthz`` reports: every feed's state, last-message age and counters."""
@@ -63,5 +117,6 @@ class Dashboard:
             "uptime": None if uptime is None else round(uptime, 3),
             "clients": self.clients,
             "hub": {"published": self.hub.published, "batches": self.hub.batches},
+            "storage": self.writer.stats(),
             "feeds": {listener.name: listener.stats() for listener in self.listeners},
         }

@@ -40,6 +40,11 @@ class Settings:
     flush_ms: int = 50  # FLUSH_MS: how often the hub sends a batch to the browsers
     max_rows: int = 500  # MAX_ROWS: rows the page keeps per list
     ws_urls: Mapping[str, str] = field(default_factory=dict)  # <NAME>_WS_URL overrides
+    rest_urls: Mapping[str, str] = field(default_factory=dict)  # <NAME>_REST_URL overrides
+    # DATABASE_URL: where records are stored; SQLite under data/ in the working directory by
+    # default (no set-up), or postgresql://user@host/db
+    database_url: str = "sqlite:///data/market.db"
+    retention_days: float = 7.0  # RETENTION_DAYS: older rows are pruned in the background
     demo: bool = False  # --demo: run against the built-in simulated exchanges
 
     @classmethod
@@ -64,11 +69,12 @@ class Settings:
             values["flush_ms"] = _int(env, "FLUSH_MS", 10, 5000)
         if "MAX_ROWS" in env:
             values["max_rows"] = _int(env, "MAX_ROWS", 10, 10000)
-        values["ws_urls"] = {
-            name: env[f"{name.upper()}_WS_URL"]
-            for name in LISTENERS
-            if env.get(f"{name.upper()}_WS_URL")
-        }
+        if env.get("DATABASE_URL", "").strip():
+            values["database_url"] = env["DATABASE_URL"].strip()
+        if "RETENTION_DAYS" in env:
+            values["retention_days"] = _float(env, "RETENTION_DAYS", 0.01, 36500.0)
+        values["ws_urls"] = _urls(env, "WS")
+        values["rest_urls"] = _urls(env, "REST")
         return cls(**values).validated()  # type: ignore[arg-type]
 
     def validated(self) -> Settings:
@@ -83,10 +89,23 @@ class Settings:
             raise SettingsError("PAIRS: name at least one pair")
         if self.log_level not in LOG_LEVELS:
             raise SettingsError(f"LOG_LEVEL: {self.log_level!r} is not one of {LOG_LEVELS}")
+        if not self.database_url.startswith(("sqlite:", "postgresql:", "postgresql+", "postgres:")):
+            raise SettingsError(f"DATABASE_URL: {self.database_url!r} is not a sqlite:// or "
+                                "postgresql:// URL")
         for name, url in self.ws_urls.items():
             if not url.startswith(("ws://", "wss://")):
                 raise SettingsError(f"{name.upper()}_WS_URL: {url!r} is not a ws:// or wss:// URL")
+        for name, url in self.rest_urls.items():
+            if not url.startswith(("http://", "https://")):
+                raise SettingsError(
+                    f"{name.upper()}_REST_URL: {url!r} is not an http:// or https:// URL")
         return self
+
+
+def _urls(env: Mapping[str, str], kind: str) -> dict[str, str]:
+    """``<NAME>_<KIND>_URL`` per known exchange, where set and not blank."""
+    return {name: env[f"{name.upper()}_{kind}_URL"].strip() for name in LISTENERS
+            if env.get(f"{name.upper()}_{kind}_URL", "").strip()}
 
 
 def _int(env: Mapping[str, str], name: str, low: int, high: int) -> int:

@@ -37,9 +37,19 @@ def test_values_are_read_from_the_environment():
         ({"FEED_TIMEOUT": "0"}, "FEED_TIMEOUT: 0 is outside 1..3600"),
         ({"LOG_LEVEL": "loud"}, "LOG_LEVEL: 'LOUD' is not one of"),
         ({"BITFINEX_WS_URL": "http://x"}, "BITFINEX_WS_URL: 'http://x' is not a ws://"),
+        ({"COINBASE_REST_URL": "ws://x"}, "COINBASE_REST_URL: 'ws://x' is not an http://"),
     ],
 )
 def test_bad_values_name_the_variable(env, message):
     with pytest.raises(SettingsError) as excinfo:
         Settings.from_env(env)
     assert str(excinfo.value).startswith(message)
+
+
+def test_rest_urls_are_read_like_ws_urls():
+    settings = Settings.from_env({
+        "BITFINEX_REST_URL": " http://127.0.0.1:9/bitfinex ", "COINBASE_REST_URL": "",
+        "KRAKEN_REST_URL": "http://ignored",
+    })
+    assert settings.rest_urls == {"bitfinex": "http://127.0.0.1:9/bitfinex"}
+    assert Settings.from_env({}).rest_urls == {}
