@@ -2,9 +2,10 @@
 
 Server → browser (only the hub emits these, one list per event per tick, see ``dashboard.hub``):
 
-- ``ticker``: ``[{exchange, pair, symbol, time, bid, ask, last, bid_size, ask_size}, ...]``
-- ``trade``: ``[{exchange, pair, symbol, time, id, price, amount, side}, ...]``; ``amount`` is
-  positive, ``side`` is the taker's side (``buy``/``sell``).
+- ``ticker``: ``[{exchange, pair, symbol, time, bid, ask, last, bid_size, ask_size, volume}, ...]``
+- ``trade``: ``[{exchange, pair, symbol, time, id, price, amount, side, seq}, ...]``; ``amount``
+  is positive, ``side`` is the taker's side (``buy``/``sell``), ``seq`` grows in the order the
+  server received the trades (see ``dashboard.hub``).
 - ``status``: ``[{exchange, pair, state, detail, time}, ...]``; ``pair`` null is the exchange
   connection; ``state`` is one of connecting, live, reconnecting, stale, error.
 

@@ -106,3 +106,28 @@ def test_demo_mode_shows_both_exchanges_live(page: Page, start_server):
                ).to_be_visible(timeout=15000)
     wait_until(lambda: page.locator("#tickers tbody tr").count() >= 4, timeout=15)
     page.screenshot(path=str(server.process.log_path.with_suffix(".png")))
+
+
+def test_after_a_server_restart_the_page_shows_the_stored_market_at_once(
+        page: Page, simulator, start_server, tmp_path):
+    env = {"DATABASE_URL": f"sqlite:///{tmp_path / 'market.db'}", "PAIRS": "BTC-USD",
+           "BITFINEX_WS_URL": simulator.ws_url("bitfinex"),
+           "COINBASE_WS_URL": simulator.ws_url("coinbase")}
+    server = start_server(env)
+    page.goto(server.url)
+    expect(page.locator('#feeds tr.feed[data-exchange="bitfinex"][data-pair="BTC-USD"]')
+           ).to_have_attribute("data-state", "live")
+    simulator.control("bitfinex/trade", pair="BTC-USD", price="45454.5", amount="0.045")
+    expect(trade_row(page, "bitfinex", "45454.5")).to_have_count(1)
+    wait_until(lambda: server.health()["storage"]["written"] > 0
+               and server.health()["storage"]["buffered"] == 0)
+    server.process.stop()
+
+    # restarted with no exchange reachable: only storage can fill the page
+    unreachable = {"BITFINEX_WS_URL": "ws://127.0.0.1:9/bitfinex",
+                   "COINBASE_WS_URL": "ws://127.0.0.1:9/coinbase"}
+    restarted = start_server({**env, **unreachable})
+    page.goto(restarted.url)
+    expect(trade_row(page, "bitfinex", "45454.5")).to_have_count(1, timeout=3000)
+    quote = page.locator('#quotes tr[data-exchange="bitfinex"][data-pair="BTC-USD"]')
+    expect(quote.locator("td.last")).to_have_text("45454.5", timeout=3000)
