@@ -11,6 +11,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from exchanges import LISTENERS
 
@@ -109,20 +110,20 @@ def _urls(env: Mapping[str, str], kind: str) -> dict[str, str]:
 
 
 def _int(env: Mapping[str, str], name: str, low: int, high: int) -> int:
-    try:
-        value = int(env[name])
-    except ValueError:
-        raise SettingsError(f"{name}: {env[name]!r} is not a whole number") from None
-    if not low <= value <= high:
-        raise SettingsError(f"{name}: {value} is outside {low}..{high}")
-    return value
+    return _number(env, name, int, "a whole number", low, high)
 
 
 def _float(env: Mapping[str, str], name: str, low: float, high: float) -> float:
+    return _number(env, name, float, "a number", low, high)
+
+
+def _number(env: Mapping[str, str], name: str, kind: type, what: str, low: float,
+            high: float) -> Any:
+    """Read ``env[name]`` as ``kind`` within low..high; raise ``SettingsError`` naming it."""
     try:
-        value = float(env[name])
+        value = kind(env[name])
     except ValueError:
-        raise SettingsError(f"{name}: {env[name]!r} is not a number") from None
+        raise SettingsError(f"{name}: {env[name]!r} is not {what}") from None
     if not low <= value <= high:
         raise SettingsError(f"{name}: {value:g} is outside {low:g}..{high:g}")
     return value

@@ -11,7 +11,6 @@ import json
 import re
 from datetime import UTC, datetime
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 
@@ -20,24 +19,13 @@ from exchanges.bitfinex import Bitfinex, BitfinexSession
 from exchanges.pairs import PairError
 from exchanges.parsing import MalformedFrame
 from exchanges.records import FeedState, Record, Side, Status, Ticker, Trade
+from tests.unit.frames import documented_frames, recorded_frames
 
-FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "bitfinex"
 T0 = datetime(2026, 11, 24, 17, 42, 3, 123456, tzinfo=UTC)  # every frame's receive time
 
 
-def _recorded() -> list[str]:
-    """The frames received in the recording excerpt, in order (sent and connect lines skipped)."""
-    lines = (FIXTURES / "BITFINEX.ws.11.0.excerpt").read_text().splitlines()
-    return [line.split(": ", 1)[1] for line in lines if not line.startswith("wss://")]
-
-
-def _documented() -> dict[str, str]:
-    lines = (FIXTURES / "docs_frames.txt").read_text().splitlines()
-    return dict(line.split(": ", 1) for line in lines if line and not line.startswith("#"))
-
-
-RECORDED = _recorded()
-DOCS = _documented()
+RECORDED = recorded_frames("bitfinex", "BITFINEX.ws.11.0.excerpt")
+DOCS = documented_frames("bitfinex")
 
 
 def recorded(prefix: str) -> str:
