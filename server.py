@@ -38,6 +38,8 @@ from dashboard.settings import Settings, SettingsError, split_list
 
 log = logging.getLogger("server")
 
+DEMO_DATABASE_URL = "sqlite:///data/demo.db"
+
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
@@ -93,8 +95,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         simulator_url = start_simulator()
         demo_urls = {name: f"{simulator_url}/{name}" for name in settings.exchanges}
         demo_rest = {name: "http" + url.removeprefix("ws") for name, url in demo_urls.items()}
+        # simulated prices must never seed a later live run: keep them in their own database
+        database_url = settings.database_url
+        if not os.environ.get("DATABASE_URL", "").strip():
+            database_url = DEMO_DATABASE_URL
         settings = dataclasses.replace(settings, ws_urls={**demo_urls, **settings.ws_urls},
-                                       rest_urls={**demo_rest, **settings.rest_urls})
+                                       rest_urls={**demo_rest, **settings.rest_urls},
+                                       database_url=database_url)
         log.info("demo mode: simulated exchanges at %s", simulator_url)
     app = create_app(settings)
     app.extensions["dashboard"].start()

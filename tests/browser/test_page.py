@@ -99,6 +99,9 @@ def test_the_page_reconnects_when_the_server_restarts(page: Page, simulator, sta
 def test_demo_mode_shows_both_exchanges_live(page: Page, start_server):
     server = start_server({}, "--demo")
     page.goto(server.url)
+    # simulated prices go to their own database, never the live one
+    assert (server.process.log_path.parent / "data" / "demo.db").exists()
+    assert not (server.process.log_path.parent / "data" / "market.db").exists()
     for exchange in ("bitfinex", "coinbase"):
         feed = page.locator(f'#feeds tr.feed[data-exchange="{exchange}"][data-pair="BTC-USD"]')
         expect(feed).to_have_attribute("data-state", "live")
