@@ -103,10 +103,14 @@ class Hub:
     def snapshot(self) -> dict[str, list[dict[str, Any]]]:
         """Everything a newly connected browser needs: statuses, latest tickers, recent trades."""
         return {
-            "status": list(self._latest_statuses.values()),
+            "status": self.statuses(),
             "ticker": list(self._latest_tickers.values()),
             "trade": list(self._recent_trades)[-self._snapshot_trades:],
         }
+
+    def statuses(self) -> list[dict[str, Any]]:
+        """The current status of every feed and exchange connection."""
+        return list(self._latest_statuses.values())
 
     def trades_after(self, seq: int) -> list[dict[str, Any]] | None:
         """The trades sent after ``seq``, oldest first; None when memory no longer reaches back

@@ -88,7 +88,7 @@ class Dashboard:
 
         A pair's own error wins; otherwise the exchange connection's state unless it is live.
         """
-        statuses = {(s["exchange"], s["pair"]): s for s in self.hub.snapshot()["status"]}
+        statuses = {(s["exchange"], s["pair"]): s for s in self.hub.statuses()}
         feeds = []
         for listener in self.listeners:
             symbols = listener.stats()["pairs"]
