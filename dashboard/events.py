@@ -15,8 +15,7 @@ ISO-8601 UTC with milliseconds and ``Z``. Field names are defined in ``exchanges
 
 from __future__ import annotations
 
-from flask import current_app
-from flask_socketio import emit
+from flask import current_app, request
 
 from .extensions import socketio
 
@@ -32,13 +31,10 @@ def on_connect(auth: object = None) -> None:
     """
     dashboard = current_app.extensions["dashboard"]
     dashboard.clients += 1
-    snapshot = dashboard.hub.snapshot()
     after = auth.get("after") if isinstance(auth, dict) else None
-    if isinstance(after, int) and not isinstance(after, bool):
-        snapshot["trade"] = dashboard.trades_after(after)
-    for event in ("status", "ticker", "trade"):
-        if snapshot[event]:
-            emit(event, snapshot[event])
+    if isinstance(after, bool) or not isinstance(after, int):
+        after = None
+    dashboard.send_snapshot(request.sid, after)  # type: ignore[attr-defined]
 
 
 @socketio.on("disconnect")

@@ -14,6 +14,7 @@ from exchanges import LISTENERS, ExchangeListener
 from storage import StorageWriter, Store, serialized
 
 from . import concurrency
+from .backpressure import QueueGuard
 from .extensions import socketio
 from .hub import Hub
 from .settings import Settings
@@ -22,6 +23,8 @@ log = logging.getLogger(__name__)
 
 # trades a page gets on connect, and that the hub keeps in memory for reconnecting pages
 RECENT_TRADES = 2000
+# how often every client's outgoing queue is checked against CLIENT_QUEUE_LIMIT
+QUEUE_CHECK_INTERVAL = 0.25
 
 
 def broadcast(event: str, batch: list[dict[str, Any]]) -> None:
@@ -52,6 +55,8 @@ class Dashboard:
             )
             for name in settings.exchanges
         ]
+        self.queue_guard = QueueGuard(lambda: socketio.server, self.send_snapshot,
+                                      limit=settings.client_queue_limit)
         self.clients = 0
         self.started_at: float | None = None
 
@@ -62,6 +67,7 @@ class Dashboard:
         concurrency.spawn(self.writer.run)
         concurrency.spawn(self.writer.run_prune)
         concurrency.spawn(self.hub.run, self.settings.flush_ms / 1000, concurrency.sleep)
+        concurrency.spawn(self.queue_guard.run, QUEUE_CHECK_INTERVAL, concurrency.sleep)
         for listener in self.listeners:
             concurrency.spawn(listener.run)
 
@@ -75,6 +81,17 @@ class Dashboard:
             return
         self.hub.seed(tickers, trades)
         log.info("seeded from storage tickers=%d trades=%d", len(tickers), len(trades))
+
+    def send_snapshot(self, sid: str, after: int | None = None) -> None:
+        """Send one client the current state: every feed's status, the latest ticker per feed,
+        then the recent trades or, with ``after`` (the last trade ``seq`` it saw), exactly the
+        trades it missed. On connect, and when the queue guard resynchronizes a slow client."""
+        snapshot = self.hub.snapshot()
+        if after is not None:
+            snapshot["trade"] = self.trades_after(after)
+        for event in ("status", "ticker", "trade"):
+            if snapshot[event]:
+                socketio.emit(event, snapshot[event], to=sid)
 
     def trades_after(self, seq: int) -> list[dict[str, Any]]:
         """The trades a reconnecting page missed since trade ``seq``, oldest first."""
@@ -115,7 +132,7 @@ class Dashboard:
         return {
             "status": "ok",
             "uptime": None if uptime is None else round(uptime, 3),
-            "clients": self.clients,
+            "clients": {"connected": self.clients, **self.queue_guard.stats()},
             "hub": {"published": self.hub.published, "batches": self.hub.batches},
             "storage": self.writer.stats(),
             "feeds": {listener.name: listener.stats() for listener in self.listeners},

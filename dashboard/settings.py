@@ -40,6 +40,9 @@ class Settings:
     feed_timeout: float = 30.0  # FEED_TIMEOUT: seconds of silence before a feed is reconnected
     flush_ms: int = 50  # FLUSH_MS: how often the hub sends a batch to the browsers
     max_rows: int = 500  # MAX_ROWS: rows the page keeps per list
+    # CLIENT_QUEUE_LIMIT: batches queued for one browser before it is resynchronized from a
+    # snapshot instead (see dashboard.backpressure); a reading client's queue stays near 0
+    client_queue_limit: int = 100
     ws_urls: Mapping[str, str] = field(default_factory=dict)  # <NAME>_WS_URL overrides
     rest_urls: Mapping[str, str] = field(default_factory=dict)  # <NAME>_REST_URL overrides
     # DATABASE_URL: where records are stored; SQLite under data/ in the working directory by
@@ -70,6 +73,8 @@ class Settings:
             values["flush_ms"] = _int(env, "FLUSH_MS", 10, 5000)
         if "MAX_ROWS" in env:
             values["max_rows"] = _int(env, "MAX_ROWS", 10, 10000)
+        if "CLIENT_QUEUE_LIMIT" in env:
+            values["client_queue_limit"] = _int(env, "CLIENT_QUEUE_LIMIT", 3, 100000)
         if env.get("DATABASE_URL", "").strip():
             values["database_url"] = env["DATABASE_URL"].strip()
         if "RETENTION_DAYS" in env:

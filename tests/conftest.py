@@ -29,8 +29,8 @@ import socketio
 ROOT = Path(__file__).resolve().parent.parent
 # settings a developer's shell or .env might carry into the tests
 SETTING_NAMES = ("HOST", "PORT", "EXCHANGES", "PAIRS", "SECRET_KEY", "LOG_LEVEL", "FEED_TIMEOUT",
-                 "FLUSH_MS", "MAX_ROWS", "BITFINEX_WS_URL", "COINBASE_WS_URL", "BITFINEX_REST_URL",
-                 "COINBASE_REST_URL", "DATABASE_URL", "RETENTION_DAYS")
+                 "FLUSH_MS", "MAX_ROWS", "CLIENT_QUEUE_LIMIT", "BITFINEX_WS_URL", "COINBASE_WS_URL",
+                 "BITFINEX_REST_URL", "COINBASE_REST_URL", "DATABASE_URL", "RETENTION_DAYS")
 
 
 @pytest.fixture(autouse=True)

@@ -18,13 +18,14 @@ def test_values_are_read_from_the_environment():
     settings = Settings.from_env({
         "HOST": "0.0.0.0", "PORT": "8080", "EXCHANGES": "coinbase", "PAIRS": "btcusd, ETH/EUR ,",
         "SECRET_KEY": "s3cret", "LOG_LEVEL": "debug", "FEED_TIMEOUT": "2.5",
-        "COINBASE_WS_URL": "ws://127.0.0.1:9/coinbase",
+        "COINBASE_WS_URL": "ws://127.0.0.1:9/coinbase", "CLIENT_QUEUE_LIMIT": "250",
     })
     assert (settings.host, settings.port, settings.exchanges) == ("0.0.0.0", 8080, ("coinbase",))
     assert settings.pairs == ("btcusd", "ETH/EUR")
     assert settings.secret_key == "s3cret"
     assert (settings.log_level, settings.feed_timeout) == ("DEBUG", 2.5)
     assert settings.ws_urls == {"coinbase": "ws://127.0.0.1:9/coinbase"}
+    assert settings.client_queue_limit == 250
 
 
 @pytest.mark.parametrize(
@@ -35,6 +36,7 @@ def test_values_are_read_from_the_environment():
         ({"EXCHANGES": "bitfinex,mtgox"}, "EXCHANGES: unknown exchange 'mtgox'"),
         ({"EXCHANGES": " , "}, "EXCHANGES: name at least one exchange"),
         ({"FEED_TIMEOUT": "0"}, "FEED_TIMEOUT: 0 is outside 1..3600"),
+        ({"CLIENT_QUEUE_LIMIT": "1"}, "CLIENT_QUEUE_LIMIT: 1 is outside 3..100000"),
         ({"LOG_LEVEL": "loud"}, "LOG_LEVEL: 'LOUD' is not one of"),
         ({"BITFINEX_WS_URL": "http://x"}, "BITFINEX_WS_URL: 'http://x' is not a ws://"),
         ({"COINBASE_REST_URL": "ws://x"}, "COINBASE_REST_URL: 'ws://x' is not an http://"),
