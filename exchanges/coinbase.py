@@ -2,7 +2,10 @@
 
 Follows docs.cdp.coinbase.com/exchange/docs/websocket-overview and websocket-channels. Every
 frame is a JSON object tagged by ``type``; prices and sizes are JSON strings, read as exact
-``Decimal``s; ``time`` is ISO-8601 UTC with microseconds, the exchange's event time.
+``Decimal``s; ``time`` is ISO-8601 UTC with microseconds, the exchange's event time. Since prices
+and sizes are strings and ids are integers, which orjson reads exactly up to 64 bits, frames are
+decoded by orjson (``decode_fast``); should a price come as a JSON number or an id be longer,
+orjson's float is refused and the frame is read again exactly (``InexactNumber``).
 
 - ``ticker`` is sent on every match: best bid/ask, last price, and the trade that caused it,
   whose ``side`` is the TAKER's.
@@ -38,7 +41,17 @@ from typing import Any
 
 from .base import ExchangeListener, Feed, RestRequest
 from .pairs import PairError
-from .parsing import MalformedFrame, decimal, decode, parse_iso_time, reads_frame
+from .parsing import (
+    InexactNumber,
+    MalformedFrame,
+    decimal,
+    decode,
+    decode_fast,
+    exact,
+    optional_decimal,
+    parse_iso_time,
+    reads_frame,
+)
 from .records import FeedState, Record, Side, Status, Ticker, Trade
 
 NAME = "coinbase"
@@ -48,6 +61,7 @@ _PRODUCT_ID = re.compile(r"[A-Z0-9]+-[A-Z0-9]+")
 # product-id-shaped words in an error text; whole words, so BTC-USDT never reads as BTC-USD
 _NAMED_PRODUCT = re.compile(r"(?<![A-Za-z0-9-])[A-Za-z0-9]+(?:-[A-Za-z0-9]+)+(?![A-Za-z0-9-])")
 _TAKER_SIDE = {"buy": Side.SELL, "sell": Side.BUY}  # match ``side`` (the maker's) -> taker's
+_SIDE = {"buy": Side.BUY, "sell": Side.SELL}  # ticker ``side``: the taker's already
 
 Parser = Callable[[dict[str, Any], Mapping[str, str], datetime], list[Record]]
 
@@ -69,20 +83,21 @@ def parse_ticker(message: dict[str, Any], feeds: Mapping[str, str],
     required for the trade so that it equals, field by field, the one ``match`` reports.
     """
     symbol = message["product_id"]
-    if symbol not in feeds:
+    pair = feeds.get(symbol)
+    if pair is None:
         return []
     at = message.get("time")
-    ticker = Ticker(NAME, feeds[symbol], symbol, received_at if at is None else _time(at),
-                    bid=decimal(message["best_bid"]), ask=decimal(message["best_ask"]),
-                    last=decimal(message["price"]),
-                    bid_size=_optional_decimal(message.get("best_bid_size")),
-                    ask_size=_optional_decimal(message.get("best_ask_size")),
-                    volume=_optional_decimal(message.get("volume_24h")))
-    trade_fields = ("trade_id", "last_size", "side", "time")
-    if any(message.get(field) is None for field in trade_fields):
+    time = received_at if at is None else parse_iso_time(at)
+    last = decimal(message["price"])
+    ticker = Ticker(NAME, pair, symbol, time, decimal(message["best_bid"]),
+                    decimal(message["best_ask"]), last,
+                    optional_decimal(message.get("best_bid_size")),
+                    optional_decimal(message.get("best_ask_size")),
+                    optional_decimal(message.get("volume_24h")))
+    trade_id, size, side = message.get("trade_id"), message.get("last_size"), message.get("side")
+    if trade_id is None or size is None or side is None or at is None:
         return [ticker]
-    return [ticker, _trade(message, feeds[symbol], symbol, message["last_size"],
-                           Side(message["side"]))]
+    return [ticker, _trade(pair, symbol, time, trade_id, last, size, _SIDE[side])]
 
 
 @reads_frame
@@ -94,10 +109,11 @@ def parse_match(message: dict[str, Any], feeds: Mapping[str, str],
     "product_id":"NMR-EUR","sequence":471056965,"time":"2021-04-17T16:43:37.207503Z"}``
     """
     symbol = message["product_id"]
-    if symbol not in feeds:
+    pair = feeds.get(symbol)
+    if pair is None:
         return []
-    return [_trade(message, feeds[symbol], symbol, message["size"],
-                   _TAKER_SIDE[message["side"]])]
+    return [_trade(pair, symbol, parse_iso_time(message["time"]), message["trade_id"],
+                   decimal(message["price"]), message["size"], _TAKER_SIDE[message["side"]])]
 
 
 @reads_frame
@@ -110,9 +126,9 @@ def parse_rest_ticker(body: dict[str, Any], feed: Feed, received_at: datetime) -
     ``time`` is the last trade's, as in the websocket ticker. The answer names no side, so its
     trade can't be a ``Trade``: the trades endpoint brings it.
     """
-    return [Ticker(NAME, feed.pair, feed.symbol, _time(body["time"]),
+    return [Ticker(NAME, feed.pair, feed.symbol, parse_iso_time(body["time"]),
                    bid=decimal(body["bid"]), ask=decimal(body["ask"]),
-                   last=decimal(body["price"]), volume=_optional_decimal(body.get("volume")))]
+                   last=decimal(body["price"]), volume=optional_decimal(body.get("volume")))]
 
 
 @reads_frame
@@ -130,7 +146,8 @@ def parse_rest_trades(rows: list[dict[str, Any]], feed: Feed,
     """
     if not isinstance(rows, list):
         raise MalformedFrame(f"trades are not a list: {type(rows).__name__}")
-    return [_trade(row, feed.pair, feed.symbol, row["size"], _TAKER_SIDE[row["side"]])
+    return [_trade(feed.pair, feed.symbol, parse_iso_time(row["time"]), row["trade_id"],
+                   decimal(row["price"]), row["size"], _TAKER_SIDE[row["side"]])
             for row in reversed(rows)]
 
 
@@ -205,8 +222,19 @@ class CoinbaseSession:
         }
 
     def receive(self, frame: str, received_at: datetime) -> list[Record]:
-        """Read one frame; a ``type`` we don't handle yields nothing, as the docs ask."""
-        message = decode(frame)
+        """Read one frame; a ``type`` we don't handle yields nothing, as the docs ask.
+
+        Decoded by orjson; a frame where a float turns up in place of an exact number (a price
+        sent as a JSON number, an id of more than 64 bits) is decoded again exactly. Only the
+        stateless parsers read numbers, so reading a frame twice changes no state.
+        """
+        try:
+            return self.receive_message(decode_fast(frame), received_at)
+        except InexactNumber:
+            return self.receive_message(decode(frame), received_at)
+
+    def receive_message(self, message: Any, received_at: datetime) -> list[Record]:
+        """Read one decoded frame: what ``receive`` does after decoding."""
         kind = message.get("type") if isinstance(message, dict) else None
         if not isinstance(kind, str):
             raise MalformedFrame("not an object with a string 'type'")
@@ -276,24 +304,18 @@ class Coinbase(ExchangeListener):
                             parse_rest_trades)]
 
 
-def _trade(message: dict[str, Any], pair: str, symbol: str, size: Any, side: Side) -> Trade:
+def _trade(pair: str, symbol: str, time: datetime, trade_id: Any, price: Decimal, size: Any,
+           side: Side) -> Trade:
     """The trade a ticker, match or REST trade reports; all spell id, price and time alike."""
-    trade_id, amount = message["trade_id"], decimal(size)
-    if isinstance(trade_id, bool) or not isinstance(trade_id, int | str) or trade_id == "":
-        raise MalformedFrame(f"not a trade id: {trade_id!r}")
+    amount = decimal(size)
     if amount <= 0:
         raise MalformedFrame(f"trade size is not positive: {size!r}")
-    return Trade(NAME, pair, symbol, _time(message["time"]), str(trade_id),
-                 decimal(message["price"]), amount, side)
+    return Trade(NAME, pair, symbol, time, _trade_id(trade_id), price, amount, side)
 
 
-def _time(text: Any) -> datetime:
-    """The exchange's event time; one without a UTC offset would be read as local time."""
-    moment = parse_iso_time(text)
-    if moment.tzinfo is None:
-        raise MalformedFrame(f"time without a UTC offset: {text!r}")
-    return moment
-
-
-def _optional_decimal(value: Any) -> Decimal | None:
-    return None if value is None else decimal(value)
+def _trade_id(value: Any) -> str:
+    """``trade_id`` as text: the docs send an integer; a non-empty string is kept as it is."""
+    if type(value) is int or (type(value) is str and value):
+        return str(value)
+    exact(value)  # a float is orjson's reading of an integer beyond 64 bits: read it again
+    raise MalformedFrame(f"not a trade id: {value!r}")

@@ -9,15 +9,17 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from datetime import UTC, datetime
 from decimal import Decimal
+from typing import Any
 
 import pytest
 
 from exchanges.base import RecentIds, ReconnectRequested
-from exchanges.bitfinex import Bitfinex, BitfinexSession
+from exchanges.bitfinex import Bitfinex, BitfinexSession, Channel, read_stream_frame
 from exchanges.pairs import PairError
-from exchanges.parsing import MalformedFrame
+from exchanges.parsing import MalformedFrame, decode
 from exchanges.records import FeedState, Record, Side, Status, Ticker, Trade
 from tests.unit.frames import documented_frames, recorded_frames
 
@@ -48,13 +50,17 @@ ACKS = [frame for frame in RECORDED if '"event":"subscribed"' in frame] + [
 ]
 
 
-@pytest.fixture
-def session() -> BitfinexSession:
+def subscribed_session() -> BitfinexSession:
     """A session whose channels are subscribed: the recording's acks plus the docs' trades."""
     session = BitfinexSession(FEEDS)
     for ack in ACKS:
         session.receive(ack, T0)
     return session
+
+
+@pytest.fixture
+def session() -> BitfinexSession:
+    return subscribed_session()
 
 
 def receive(session: BitfinexSession, *frames: str) -> list[Record]:
@@ -339,3 +345,139 @@ def test_error_tied_to_no_pair_of_ours_is_counted_as_malformed(session: Bitfinex
 def test_malformed_frames(session: BitfinexSession, frame: str, reason: str) -> None:
     with pytest.raises(MalformedFrame, match=reason):
         session.receive(frame, T0)
+
+
+# The stream's frames read from their text ----------------------------------------------------
+
+# ``read_stream_frame``'s map: the acks' channels by chanId as frames spell it
+CHANNELS_BY_TEXT = {str(ack["chanId"]): Channel(ack["channel"], ack["symbol"], FEEDS[ack["symbol"]])
+                    for ack in map(json.loads, ACKS)}
+
+
+def outcome(read: Callable[[], list[Record]]) -> tuple[Any, ...]:
+    """What reading a frame gives: the records and their JSON (which shows a ``-0``), or the
+    type of what it raised."""
+    try:
+        records = read()
+    except Exception as exc:
+        return ("raises", type(exc))
+    return ("records", records, [record.to_json() for record in records])
+
+
+def test_every_frame_reads_as_the_general_path_reads_it() -> None:
+    """Differential: ``receive`` against ``decode`` + ``receive_message``, frame by frame."""
+    fast, general = BitfinexSession(FEEDS), BitfinexSession(FEEDS)
+    frames = [*ACKS, *RECORDED, *DOCS.values()]
+    for frame in frames:
+        assert outcome(lambda f=frame: fast.receive(f, T0)) == outcome(
+            lambda f=frame: general.receive_message(decode(f), T0)), frame
+
+
+@pytest.mark.parametrize("frame", [
+    *[frame for frame in RECORDED if re.match(r'\[(23295[02],\[\d|\d+,"hb")', frame)],
+    DOCS["te"], DOCS["tu"],
+])
+def test_the_streams_recorded_and_documented_frames_take_the_text_path(frame: str) -> None:
+    assert read_stream_frame(frame, CHANNELS_BY_TEXT, T0) is not None
+
+
+TICKER = "[232950,[277530,1.7954053099999998,282030,2.2626716,-66440,-0.1903,282780,32.20946748,{}]"
+TE = '[17470,"te",[401597395,1574694478808,{}]'
+
+# (frame, whether the text path reads it); either way ``receive`` must give what the general
+# path gives, records or error
+STREAM_VARIANTS = [
+    # tickers
+    (TICKER.format("402510,231840],273"), True),
+    (TICKER.format("402510,231840]"), True),  # without SEQ_ALL
+    (TICKER.format("402510,231840],273,1618677543951"), True),  # SEQ_ALL and TIMESTAMP
+    (TICKER.format("402510,231840,null,5.5,-1E-3],273"), True),  # appended fields
+    (TICKER.format('402510,231840,"new"],273'), False),  # an appended string
+    (TICKER.format("402510],273"), False),  # LOW missing: still a ticker to the general path
+    (TICKER.format("402510,231840],-1"), False),
+    (TICKER.format("402510,231840],null"), False),
+    (TICKER.format("402510,231840],273]"), False),
+    (TICKER.format("402510,231840,],273"), False),
+    (TICKER.format("402510,231840],273 "), False),
+    (TICKER.format("402510,231840],273x"), False),
+    (TICKER.format("402510,231840"), False),  # truncated
+    ("[232950,[277530,null,282030,2.2626716,0,0,282780,32.2,0,0],1", False),  # a null size
+    ("[232950,[277530,1.79,282030,2.26,0,0,282780,32.2,0,0],1]".replace("[2775", "[ 2775"), False),
+    ("[232950,[2.7753E5,1.79e-0,282030,2.26,0,0,282780,3.2E+1,0,0],1]", True),  # exponents
+    ("[232950,[277530,1.79,282030,2.26,0,0,282780,1e999,0,0],1]", True),
+    ("[232950,[277530,1.79,282030,2.26,0,0,282780,1e99999999999999999999,0,0],1]", True),
+    ("[232950,[277530,1.79,282030,2.26,0,0,282780,NaN,0,0],1]", False),
+    ("[232950,[277530,1.79,282030,2.26,0,0,282780,Infinity,0,0],1]", False),
+    ("[232950,[277530,1.79,282030,2.26,0,0,282780,-Infinity,0,0],1]", False),
+    ("[232950,[0277530,1.79,282030,2.26,0,0,282780,32.2,0,0],1]", False),  # a leading zero
+    ("[232950,[+277530,1.79,282030,2.26,0,0,282780,32.2,0,0],1]", False),
+    ("[232950,[277530,.79,282030,2.26,0,0,282780,32.2,0,0],1]", False),
+    ("[232950,[277530,1.,282030,2.26,0,0,282780,32.2,0,0],1]", False),
+    ("[232950,[277530,1.79,282030,2.26,--1,0,282780,32.2,0,0],1]", False),  # unused, still JSON
+    ("[232950,[277530,1.79,282030,2.26,1e,0,282780,32.2,0,0],1]", False),
+    ("[232950,[-0,1.79,282030,2.26,0,0,282780,32.2,0,0],1]", False),  # int -0: decode gives 0
+    ("[232950,[-0.0,1.79,282030,-0e1,0,0,282780,32.2,0,0],1]", True),
+    ('[232950,["277530",1.79,282030,2.26,0,0,282780,32.2,0,0],1]', False),
+    ("[232950,[true,1.79,282030,2.26,0,0,282780,32.2,0,0],1]", False),
+    ("[0232950,[277530,1.79,282030,2.26,0,0,282780,32.2,0,0],1]", False),
+    ("[999,[277530,1.79,282030,2.26,0,0,282780,32.2,0,0],1]", False),  # unknown chanId
+    ("[232962,[277530,1.79,282030,2.26,0,0,282780,32.2,0,0],1]", False),  # on a trades channel
+    (TICKER.format(",".join(["0"] * 600) + "]"), False),  # longer than any ticker: general path
+    # an integer past int()'s 4300 digits, which decode refuses
+    ("[232950,[1" + "0" * 5000 + ",1.79,282030,2.26,0,0,282780,32.2,0,0],1]", False),
+    # heartbeats
+    ('[232950,"hb"]', True),
+    ('[232950,"hb",135]', True),
+    ('[232954,"hb",139]', True),  # a channel we never subscribed: nothing either way
+    ('[232950,"hb",135,1618677543951]', True),
+    ('[232950,"hb",null]', False),
+    ('[232950,"hb",135', False),
+    ('["x","hb"]', False),
+    ('[232950,"hb"] ', False),
+    # trades
+    (TE.format("0.005,7245.3]]"), True),
+    (TE.format("0.005,7245.3],42]"), True),
+    (TE.format("0.005,7245.3]]").replace('"te"', '"tu"'), True),
+    (TE.format("-0.005,7.2453E3,null,3],42]"), True),
+    (TE.format('0.005,7245.3,"x"],42]'), False),
+    (TE.format("0,7245.3],42]"), False),
+    (TE.format("-0.0,7245.3],42]"), True),  # matches, but amount 0: the general path refuses
+    (TE.format("0.005]"), False),
+    (TE.format("0.005,NaN]]"), False),
+    (TE.format("0.005,1e99999999999999999999]]"), True),
+    ('[17470,"te",[401597395.5,1574694478808,0.005,7245.3]]', False),
+    ('[17470,"te",[-5,1574694478808,0.005,7245.3]]', False),  # the general path reads it
+    ('[17470,"te",[123456789012345678901234567890,1574694478808,0.005,7245.3]]', True),
+    ('[17470,"te",[401597395,-1,0.005,7245.3]]', False),
+    ('[17470,"te",[401597395,253402300799999,0.005,7245.3]]', True),
+    ('[17470,"te",[401597395,253402300800000,0.005,7245.3]]', True),  # past year 9999
+    ('[17470,"te",[401597395,01574694478808,0.005,7245.3]]', False),
+    ('[232950,"te",[401597395,1574694478808,0.005,7245.3]]', True),  # te on a ticker channel
+    ('[999,"te",[401597395,1574694478808,0.005,7245.3]]', True),  # an unknown chanId
+    ('[17470,"fte",[401597395,1574694478808,0.005,7245.3,2]]', False),
+    ('[17470,"te",{"id":1}]', False),
+]
+
+
+@pytest.mark.parametrize(("frame", "matches"), STREAM_VARIANTS,
+                         ids=[f"{n}:{frame[:48]}" for n, (frame, _) in enumerate(STREAM_VARIANTS)])
+def test_variants_of_the_streams_frames_read_as_the_general_path_reads_them(
+        frame: str, matches: bool) -> None:
+    """A variant the text path doesn't take, or takes but can't read, goes the general way."""
+    fast, general = subscribed_session(), subscribed_session()
+    assert outcome(lambda: fast.receive(frame, T0)) == outcome(
+        lambda: general.receive_message(decode(frame), T0))
+    from_text = read_stream_frame(frame, CHANNELS_BY_TEXT, T0)
+    assert from_text is None or from_text == general.receive_message(decode(frame), T0)
+    if not matches:
+        assert from_text is None
+
+
+def test_numbers_read_from_the_text_keep_their_digits(session: BitfinexSession) -> None:
+    frame = "[232950,[2.7753E5,1.7954053099999998,282030,-0.0,0,0,282780,1E-8,0,0],1]"
+    (ticker,) = read_stream_frame(frame, CHANNELS_BY_TEXT, T0) or []
+    assert ticker.to_json() | {"time": None} == {
+        "exchange": "bitfinex", "pair": "DOG-USD", "symbol": "tDOGUSD", "time": None,
+        "bid": "277530", "ask": "282030", "last": "282780", "bid_size": "1.7954053099999998",
+        "ask_size": "-0.0", "volume": "0.00000001",
+    }

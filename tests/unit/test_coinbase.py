@@ -9,15 +9,17 @@ field fails here.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import UTC, datetime
 from decimal import Decimal
+from typing import Any
 
 import pytest
 
 from exchanges.base import RecentIds
 from exchanges.coinbase import Coinbase, CoinbaseSession
 from exchanges.pairs import PairError
-from exchanges.parsing import MalformedFrame
+from exchanges.parsing import MalformedFrame, decode
 from exchanges.records import FeedState, Record, Side, Status, Ticker, Trade
 from tests.unit.frames import documented_frames, recorded_frames
 
@@ -368,3 +370,89 @@ def test_records_serialise_with_exact_decimals_and_millisecond_times():
         "exchange": "coinbase", "pair": "ETH-USD", "state": "live", "detail": "subscribed",
         "time": "2026-11-24T17:42:03.123Z",
     }
+
+
+# Decoding: orjson, and the exact decoder where orjson would give a float -------------------
+
+
+def outcome(read: Callable[[], list[Record]]) -> tuple[Any, ...]:
+    """What reading a frame gives: the records and their JSON, or the type of what it raised."""
+    try:
+        records = read()
+    except Exception as exc:
+        return ("raises", type(exc))
+    return ("records", records, [record.to_json() for record in records])
+
+
+DOC_PRODUCTS = ("ETH-USD", "BTC-USD", "ETH-EUR", "XRP-USD")
+
+
+def test_every_frame_reads_as_the_exact_decoder_reads_it():
+    """Differential: ``receive`` (orjson) against ``decode`` + ``receive_message``."""
+    products = RECORDED_PRODUCTS + DOC_PRODUCTS
+    fast, exact = session_for(*products), session_for(*products)
+    for frame in [*RECORDED, *DOCS.values()]:
+        assert outcome(lambda f=frame: fast.receive(f, T0)) == outcome(
+            lambda f=frame: exact.receive_message(decode(f), T0)), frame
+
+
+def _raw(name: str, **changes: str) -> str:
+    """A documented frame with fields' JSON text replaced: ``price="1285.22"`` sends a number."""
+    message = json.loads(DOCS[name])
+    text = json.dumps(message, separators=(",", ":"))
+    for key, value in changes.items():
+        text = text.replace(f'"{key}":{json.dumps(message[key])}', f'"{key}":{value}')
+    return text
+
+
+DECODING_VARIANTS = [
+    _raw("ticker", price="1285.22"),  # orjson: a float; read exactly instead
+    _raw("ticker", price="0.1", best_bid="0.1", best_ask="0.30000000000000004"),
+    _raw("ticker", best_bid="1E-8", volume_24h="245532.79269678", last_size="11.4396987"),
+    _raw("ticker", best_bid="1e999"),  # orjson refuses it
+    _raw("ticker", best_bid="1e99999999999999999999"),  # Decimal can't hold it
+    _raw("ticker", best_bid="NaN"),
+    _raw("ticker", best_bid="-Infinity"),
+    _raw("ticker", best_bid="12345678901234567890123"),  # an integer beyond 64 bits
+    _raw("ticker", trade_id="1180591620717411303424"),  # 2**70: orjson's float is refused
+    _raw("ticker", trade_id="-370843401"),
+    _raw("ticker", trade_id="370843401.5"),
+    _raw("ticker", trade_id="1e3"),
+    _raw("ticker", sequence="1e400"),  # unused, but orjson refuses it
+    _raw("match", size="5.23512", price="400.23"),
+    _raw("match", trade_id="18446744073709551616"),  # 2**64
+    _raw("match", product_id='"BTC-USD\\ud800"'),  # a lone surrogate: orjson refuses it
+    " " + DOCS["match"] + "\n",
+    DOCS["match"][:-1] + ',"price":"400.24"}',  # a repeated key: the last one counts
+    DOCS["match"] + "x",
+    DOCS["heartbeat"].replace('"sequence":90', '"sequence":90.5'),
+]
+
+
+@pytest.mark.parametrize("frame", DECODING_VARIANTS, ids=lambda frame: frame[:70])
+def test_frames_orjson_reads_differently_read_as_the_exact_decoder_reads_them(frame: str):
+    fast, exact = session_for(*DOC_PRODUCTS), session_for(*DOC_PRODUCTS)
+    assert outcome(lambda: fast.receive(frame, T0)) == outcome(
+        lambda: exact.receive_message(decode(frame), T0))
+
+
+def test_a_price_sent_as_a_json_number_keeps_its_digits():
+    ticker, trade_ = receive(session_for("ETH-USD"), _raw("ticker", price="0.1",
+                                                          last_size="0.30000000000000004"))
+    assert (ticker.last, trade_.price, trade_.amount) == (
+        Decimal("0.1"), Decimal("0.1"), Decimal("0.30000000000000004"))
+    assert ticker.to_json()["last"] == "0.1"
+
+
+def test_a_trade_id_beyond_64_bits_keeps_its_digits():
+    (trade_,) = receive(session_for("BTC-USD"), _raw("match", trade_id=str(2**70)))
+    assert trade_.id == "1180591620717411303424"
+
+
+def test_reading_a_frame_again_exactly_changes_no_state():
+    session = session_for("ETH-USD", "BTC-USD")
+    assert receive(session, ack("ETH-USD")) == [status("ETH-USD", FeedState.LIVE, "subscribed")]
+    assert len(receive(session, _raw("ticker", price="1285.22"))) == 2
+    assert receive(session, ack("ETH-USD", "BTC-USD")) == [
+        status("BTC-USD", FeedState.LIVE, "subscribed"),
+    ]

@@ -1,7 +1,15 @@
 from datetime import UTC, datetime
 from decimal import Decimal
 
-from exchanges.records import FeedState, Side, Status, Ticker, Trade, format_time, time_from_ms
+from exchanges.records import (
+    FeedState,
+    Side,
+    Status,
+    Ticker,
+    Trade,
+    format_time,
+    time_from_ms,
+)
 
 T0 = datetime(2026, 11, 24, 17, 42, 3, 123456, tzinfo=UTC)
 
@@ -32,3 +40,7 @@ def test_status_json():
     status = Status("coinbase", None, FeedState.RECONNECTING, "retrying in 1.0 s", T0)
     assert status.to_json() == {"exchange": "coinbase", "pair": None, "state": "reconnecting",
                                 "detail": "retrying in 1.0 s", "time": "2026-11-24T17:42:03.123Z"}
+
+
+# The parsers' fast constructors ------------------------------------------------------------
+
