@@ -6,12 +6,13 @@
 
 const PALETTE = ["#4dabf7", "#ffa94d", "#69db7c", "#f783ac", "#b197fc", "#ffd43b", "#3bc9db", "#ff8787"];
 const STORAGE_KEY = "dashboard.chartPair";
+const PRUNE_STEP_SEC = 60; // points older than the window are trimmed in steps, not one by one
 
 
-/** Index of the first element of sorted `arr` that is >= x. */
-function lowerBound(arr, x) {
+/** Index of the first of the first `n` elements of sorted `arr` that is >= x. */
+function lowerBound(arr, x, n = arr.length) {
   let lo = 0;
-  let hi = arr.length;
+  let hi = n;
   while (lo < hi) {
     const mid = (lo + hi) >>> 1;
     if (arr[mid] < x) lo = mid + 1;
@@ -20,37 +21,55 @@ function lowerBound(arr, x) {
   return lo;
 }
 
+/**
+ * One feed's points, oldest first: the first `size` entries of two typed arrays allocated
+ * once at the window's full size, so what a line holds does not grow while the window fills
+ * (a wall screen's memory is the same at minute 1 as at day 10).
+ */
 class Line {
-  constructor(exchange, pair) {
+  constructor(exchange, pair, capacity) {
     this.exchange = exchange;
     this.pair = pair;
-    this.secs = []; // ascending unix seconds
-    this.vals = [];
+    this.secs = new Float64Array(capacity); // ascending unix seconds
+    this.vals = new Float64Array(capacity);
+    this.size = 0;
   }
 
   add(sec, value) {
-    const n = this.secs.length;
-    if (n === 0 || sec > this.secs[n - 1]) {
-      this.secs.push(sec);
-      this.vals.push(value);
+    if (this.size === 0 || sec > this.secs[this.size - 1]) {
+      if (this.size === this.secs.length) this._drop(1); // full: the oldest point goes
+      this.secs[this.size] = sec;
+      this.vals[this.size] = value;
+      this.size += 1;
       return;
     }
-    const i = lowerBound(this.secs, sec);
+    let i = lowerBound(this.secs, sec, this.size);
     if (this.secs[i] === sec) {
       // a later ticker in the same second replaces; an older one only fills a gap
-      if (i === n - 1) this.vals[i] = value;
-    } else {
-      this.secs.splice(i, 0, sec);
-      this.vals.splice(i, 0, value);
+      if (i === this.size - 1) this.vals[i] = value;
+      return;
     }
+    if (this.size === this.secs.length) {
+      if (i === 0) return; // older than everything a full line holds
+      this._drop(1);
+      i -= 1;
+    }
+    this.secs.copyWithin(i + 1, i, this.size);
+    this.vals.copyWithin(i + 1, i, this.size);
+    this.secs[i] = sec;
+    this.vals[i] = value;
+    this.size += 1;
   }
 
   prune(fromSec) {
-    const i = lowerBound(this.secs, fromSec);
-    if (i > 0) {
-      this.secs.splice(0, i);
-      this.vals.splice(0, i);
-    }
+    const i = lowerBound(this.secs, fromSec, this.size);
+    if (i > 0) this._drop(i);
+  }
+
+  _drop(count) {
+    this.secs.copyWithin(0, count, this.size);
+    this.vals.copyWithin(0, count, this.size);
+    this.size -= count;
   }
 }
 
@@ -98,13 +117,14 @@ export class PriceChart {
     if (sec < from) return;
     let line = this.lines.get(key);
     if (!line) {
-      line = new Line(r.exchange, r.pair);
+      // room for the window plus the minute add() lets it overrun before trimming
+      line = new Line(r.exchange, r.pair, this.windowSec + PRUNE_STEP_SEC + 2);
       this.lines.set(key, line);
       this.pairs.add(r.pair);
       this._syncOptions();
     }
     line.add(sec, value);
-    if (line.secs[0] < from - 60) line.prune(from); // trim in steps, not on every point
+    if (line.size > 0 && line.secs[0] < from - PRUNE_STEP_SEC) line.prune(from); // in steps
   }
 
   /** Slide the window and redraw; called about once a second while the page is visible. */
@@ -116,7 +136,7 @@ export class PriceChart {
     const lines = [...this.lines.values()]
       .filter((line) => line.pair === this.pair)
       .sort((a, b) => (a.exchange < b.exchange ? -1 : a.exchange > b.exchange ? 1 : 0));
-    const hasPoints = lines.some((line) => line.secs.length > 0);
+    const hasPoints = lines.some((line) => line.size > 0);
     this.empty.hidden = hasPoints;
     this.container.dataset.pair = this.pair || "";
     this.container.dataset.series = String(lines.length);
@@ -145,7 +165,7 @@ export class PriceChart {
   /** Points held, for the bounded-memory checks. */
   get points() {
     let n = 0;
-    for (const line of this.lines.values()) n += line.secs.length;
+    for (const line of this.lines.values()) n += line.size;
     return n;
   }
 
@@ -243,15 +263,13 @@ function priceTicks(u, splits) {
 /** uPlot's aligned columns: the union of seconds, with null where a line has no point. */
 function align(lines) {
   const all = new Set();
-  for (const line of lines) for (const s of line.secs) all.add(s);
+  for (const line of lines) for (let i = 0; i < line.size; i++) all.add(line.secs[i]);
   const xs = Float64Array.from(all).sort();
   const index = new Map();
   xs.forEach((s, i) => index.set(s, i));
   const cols = lines.map((line) => {
     const col = new Array(xs.length).fill(null);
-    line.secs.forEach((s, i) => {
-      col[index.get(s)] = line.vals[i];
-    });
+    for (let i = 0; i < line.size; i++) col[index.get(line.secs[i])] = line.vals[i];
     return col;
   });
   return [Array.from(xs), ...cols];
