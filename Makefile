@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run demo test lint browser vendor clean
+.PHONY: run demo test lint bench browser vendor clean
 
 run: $(VENV)/.run-installed
 	$(BIN)/python server.py $(ARGS)
@@ -19,6 +19,10 @@ test: $(VENV)/.dev-installed browser
 
 lint: $(VENV)/.dev-installed
 	$(BIN)/ruff check .
+
+# the benchmark suite (bench/run.py): every row, JSON in bench/results/; ARGS="ingest --seconds 10"
+bench: $(VENV)/.dev-installed browser
+	$(BIN)/python -m bench.run $(ARGS)
 
 browser:
 	scripts/install-chromium.sh
