@@ -44,7 +44,6 @@ import os
 import re
 import socket
 import struct
-import sys
 import time
 from collections import Counter
 from datetime import datetime
@@ -54,6 +53,8 @@ from urllib.parse import urlsplit
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake
 from websockets.typing import Origin
+
+from .commands import answer_commands
 
 MAX_SEQ = 2**63 - 1  # {"after": MAX_SEQ}: no old trades in the connect snapshot
 HISTOGRAM_MS = 60_000  # latencies above this many ms land in the last bin
@@ -295,23 +296,13 @@ def _client_frame(text: str) -> bytes:
 
 
 async def control(tally: Tally) -> None:
-    """Answer JSON commands on stdin until it closes."""
-    loop = asyncio.get_running_loop()
-    reader = asyncio.StreamReader()
-    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
-    while line := await reader.readline():
-        try:
-            command = json.loads(line)
-            if command["cmd"] == "phase":
-                tally.set_phase(str(command["name"]))
-                answer: dict[str, Any] = {"phase": tally.phase.name}
-            elif command["cmd"] == "report":
-                answer = tally.report()
-            else:
-                answer = {"error": f"unknown command {command['cmd']!r}"}
-        except (ValueError, KeyError, TypeError) as exc:
-            answer = {"error": str(exc)}
-        print(json.dumps(answer), flush=True)
+    """Answer the runner's commands (``phase``, ``report``) until stdin closes."""
+
+    def phase(command: dict[str, Any]) -> dict[str, Any]:
+        tally.set_phase(str(command["name"]))
+        return {"phase": tally.phase.name}
+
+    await answer_commands({"phase": phase, "report": lambda command: tally.report()})
 
 
 async def main_async(args: argparse.Namespace) -> None:

@@ -44,7 +44,6 @@ import itertools
 import json
 import math
 import random
-import sys
 import time
 import uuid
 from collections.abc import Iterable
@@ -54,6 +53,8 @@ from websockets.asyncio.server import ServerConnection, serve
 from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
+
+from .commands import answer_commands
 
 SLICE = 0.005  # seconds between pacing steps: each step sends the frames that fell due
 MAX_CHUNK = 256  # frames sent between yields in "max" mode (backpressure still applies)
@@ -517,24 +518,14 @@ class Feeder:
         }
 
     async def control(self) -> None:
-        """Answer JSON commands on stdin, one JSON line each; return at end of input."""
-        loop = asyncio.get_running_loop()
-        reader = asyncio.StreamReader()
-        await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
-        while line := await reader.readline():
-            try:
-                command = json.loads(line)
-                if command["cmd"] == "rate":
-                    value = command["value"]
-                    self.set_rate(math.inf if value == "max" else float(value))
-                    answer: dict[str, Any] = {"rate": value}
-                elif command["cmd"] == "stats":
-                    answer = self.stats()
-                else:
-                    answer = {"error": f"unknown command {command['cmd']!r}"}
-            except (ValueError, KeyError, TypeError) as exc:
-                answer = {"error": str(exc)}
-            print(json.dumps(answer), flush=True)
+        """Answer the runner's commands (``rate``, ``stats``) until stdin closes."""
+
+        def rate(command: dict[str, Any]) -> dict[str, Any]:
+            value = command["value"]
+            self.set_rate(math.inf if value == "max" else float(value))
+            return {"rate": value}
+
+        await answer_commands({"rate": rate, "stats": lambda command: self.stats()})
 
 
 def _bitfinex_symbol(pair: str) -> str:
