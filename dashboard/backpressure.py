@@ -109,15 +109,6 @@ class QueueGuard:
         for eio_sid in [sid for sid in self._recent if sid not in eio.sockets]:
             del self._recent[eio_sid]
 
-    def run(self, interval: float, sleep: Callable[[float], None]) -> None:
-        """Check every ``interval`` seconds, forever: the body of the guard's green task."""
-        while True:
-            sleep(interval)
-            try:
-                self.check()
-            except Exception:  # a bug of ours must not leave the queues unguarded for good
-                log.exception("client queue check failed")
-
     def stats(self) -> dict[str, int]:
         """Counters for ``/healthz``."""
         return {"queue_limit": self.limit, "longest_queue": self.longest_queue,

@@ -7,10 +7,13 @@ module only ``server.py`` names eventlet, for the monkey patch.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from typing import Any, TypeVar
 
 from .extensions import socketio
+
+log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
@@ -23,6 +26,20 @@ def spawn(target: Callable[..., Any], *args: Any) -> Any:
 def sleep(seconds: float) -> None:
     """Sleep without blocking other tasks."""
     socketio.sleep(seconds)
+
+
+def every(interval: float, action: Callable[[], None], what: str) -> None:
+    """Call ``action`` every ``interval`` seconds, forever: the body of a periodic task.
+
+    A failure is a bug of ours: it is logged with its traceback and the next tick runs anyway,
+    so one bad batch never stops the page from updating or the client queues being checked.
+    """
+    while True:
+        sleep(interval)
+        try:
+            action()
+        except Exception:
+            log.exception("%s failed", what)
 
 
 def run_blocking(function: Callable[..., T], *args: Any) -> T:

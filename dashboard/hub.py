@@ -147,12 +147,3 @@ class Hub:
         self._seq = max(self._seq + 1, self._clock_us())
         trade["seq"] = self._seq
         return trade
-
-    def run(self, interval: float, sleep: Callable[[float], None]) -> None:
-        """Flush every ``interval`` seconds, forever: the body of the hub's green task."""
-        while True:
-            sleep(interval)
-            try:
-                self.flush()
-            except Exception:  # a bug of ours must not stop the page from updating
-                log.exception("hub flush failed")

@@ -66,8 +66,10 @@ class Dashboard:
         self._seed_from_storage()
         concurrency.spawn(self.writer.run)
         concurrency.spawn(self.writer.run_prune)
-        concurrency.spawn(self.hub.run, self.settings.flush_ms / 1000, concurrency.sleep)
-        concurrency.spawn(self.queue_guard.run, QUEUE_CHECK_INTERVAL, concurrency.sleep)
+        concurrency.spawn(concurrency.every, self.settings.flush_ms / 1000, self.hub.flush,
+                          "hub flush")
+        concurrency.spawn(concurrency.every, QUEUE_CHECK_INTERVAL, self.queue_guard.check,
+                          "client queue check")
         for listener in self.listeners:
             concurrency.spawn(listener.run)
 
