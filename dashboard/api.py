@@ -27,7 +27,7 @@ bp = Blueprint("api", __name__, url_prefix="/api")
 DEFAULT_LIMIT = 500
 MAX_LIMIT = 5000
 TICKER_COLUMNS = ("time", "exchange", "pair", "symbol", "bid", "ask", "last", "bid_size",
-                  "ask_size", "volume")
+                  "ask_size", "volume_24h", "open_24h", "high_24h", "low_24h")
 TRADE_COLUMNS = ("time", "exchange", "pair", "symbol", "id", "price", "amount", "side")
 
 

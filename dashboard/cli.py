@@ -30,11 +30,12 @@ from collections.abc import Mapping, Sequence
 from types import FrameType
 from typing import Any, TextIO
 
-from exchanges import LISTENERS, ExchangeListener
+from exchanges import LISTENERS
 from exchanges.base import TRADES_LIMIT, SnapshotIncomplete
 from exchanges.pairs import PairError, parse_pair
 from exchanges.records import Record, Status, Ticker, Trade, format_decimal, format_time
 
+from .listeners import build_listeners
 from .settings import LOG_LEVELS, Settings, SettingsError, split_list
 
 log = logging.getLogger(__name__)
@@ -77,7 +78,7 @@ def main(argv: Sequence[str], env: Mapping[str, str]) -> int:
     if args.command == "snapshot":
         return snapshot(args.symbols, exchanges or ("bitfinex",), settings,
                         output=args.format, timeout=args.timeout, trades_limit=args.trades)
-    return record(args.symbols or settings.pairs, exchanges or settings.exchanges, settings)
+    return record(args.symbols or None, exchanges or settings.exchanges, settings)
 
 
 # snapshot ------------------------------------------------------------------------------------
@@ -95,8 +96,8 @@ def snapshot(symbols: Sequence[str], exchanges: Sequence[str], settings: Setting
     records: list[Record] = []
     failures: list[tuple[str, str, str]] = []  # exchange, pair, reason
     for name in exchanges:
-        listener = LISTENERS[name]((), _discard, rest_url=settings.rest_urls.get(name),
-                                   connect_timeout=min(10.0, timeout))
+        (listener,) = build_listeners(settings, _discard, exchanges=[name], pairs=(),
+                                      url=None, connect_timeout=min(10.0, timeout))
         try:
             records += listener.snapshot(symbols, trades_limit,
                                          timeout=max(0.0, deadline - time.monotonic()))
@@ -132,7 +133,7 @@ def ticker_row(ticker: Ticker) -> dict[str, Any]:
         "pair": ticker.pair,
         "datetime": format_time(ticker.time),
         "price": format_decimal(ticker.last),
-        "volume": format_decimal(ticker.volume),
+        "volume": format_decimal(ticker.volume_24h),
         "bid": format_decimal(ticker.bid),
         "ask": format_decimal(ticker.ask),
     }
@@ -193,7 +194,7 @@ def _discard(record: Record) -> None:
 # record --------------------------------------------------------------------------------------
 
 
-def record(symbols: Sequence[str], exchanges: Sequence[str], settings: Settings,
+def record(symbols: Sequence[str] | None, exchanges: Sequence[str], settings: Settings,
            out: TextIO | None = None) -> int:
     """Stream every listener's records to ``out`` as JSON lines until SIGINT or SIGTERM.
 
@@ -205,12 +206,8 @@ def record(symbols: Sequence[str], exchanges: Sequence[str], settings: Settings,
     out = out or sys.stdout
     stop = threading.Event()
     records: queue.Queue[Record] = queue.Queue()
-    listeners: list[ExchangeListener] = [
-        LISTENERS[name](symbols, records.put, url=settings.ws_urls.get(name),
-                        rest_url=settings.rest_urls.get(name),
-                        feed_timeout=settings.feed_timeout, sleep=stop.wait)
-        for name in exchanges
-    ]
+    listeners = build_listeners(settings, records.put, exchanges=exchanges, pairs=symbols,
+                                sleep=stop.wait)
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
         stop.set()

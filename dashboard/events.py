@@ -2,7 +2,9 @@
 
 Server → browser (only the hub emits these, one list per event per tick, see ``dashboard.hub``):
 
-- ``ticker``: ``[{exchange, pair, symbol, time, bid, ask, last, bid_size, ask_size, volume}, ...]``
+- ``ticker``: ``[{exchange, pair, symbol, time, bid, ask, last, bid_size, ask_size, volume_24h,
+  open_24h, high_24h, low_24h}, ...]``
+  open_24h, high_24h, low_24h}, ...]``
 - ``trade``: ``[{exchange, pair, symbol, time, id, price, amount, side, seq}, ...]``; ``amount``
   is positive, ``side`` is the taker's side (``buy``/``sell``), ``seq`` grows in the order the
   server received the trades (see ``dashboard.hub``).

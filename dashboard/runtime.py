@@ -10,13 +10,14 @@ import logging
 import time
 from typing import Any
 
-from exchanges import LISTENERS, ExchangeListener
+from exchanges import ExchangeListener
 from storage import StorageWriter, Store, serialized
 
 from . import concurrency
 from .backpressure import QueueGuard
 from .extensions import socketio
 from .hub import Hub
+from .listeners import build_listeners
 from .settings import Settings
 
 log = logging.getLogger(__name__)
@@ -44,17 +45,8 @@ class Dashboard:
                                     retention_days=settings.retention_days)
         self.hub = Hub(emit=broadcast, recent_trades=RECENT_TRADES,
                        snapshot_trades=settings.max_rows, sinks=(self.writer.submit,))
-        self.listeners: list[ExchangeListener] = [
-            LISTENERS[name](
-                settings.pairs,
-                self.hub.publish,
-                url=settings.ws_urls.get(name),
-                rest_url=settings.rest_urls.get(name),
-                feed_timeout=settings.feed_timeout,
-                sleep=concurrency.sleep,
-            )
-            for name in settings.exchanges
-        ]
+        self.listeners: list[ExchangeListener] = build_listeners(
+            settings, self.hub.publish, sleep=concurrency.sleep, spawn=concurrency.spawn)
         self.queue_guard = QueueGuard(lambda: socketio.server, self.send_snapshot,
                                       limit=settings.client_queue_limit)
         self.clients = 0
@@ -105,15 +97,17 @@ class Dashboard:
     def feeds(self) -> list[dict[str, Any]]:
         """Every feed (exchange, pair) with its symbol and effective state, for ``/api/pairs``.
 
-        A pair's own error wins; otherwise the exchange connection's state unless it is live.
+        Only the feeds configured now, in the configured order (a pair stored by an earlier
+        run is no feed). A pair's own error wins; otherwise the exchange connection's state
+        unless it is live.
         """
         statuses = {(s["exchange"], s["pair"]): s for s in self.hub.statuses()}
         feeds = []
         for listener in self.listeners:
             symbols = listener.stats()["pairs"]
             connection = statuses.get((listener.name, None))
-            named = {pair for exchange, pair in statuses if exchange == listener.name and pair}
-            for pair in sorted(named | set(symbols)):
+            named = [pair for exchange, pair in statuses if exchange == listener.name and pair]
+            for pair in dict.fromkeys([*symbols, *named]):
                 own = statuses.get((listener.name, pair))
                 status = own
                 if not (own and own["state"] == "error") and connection and (

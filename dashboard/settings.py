@@ -16,6 +16,8 @@ from typing import Any
 from exchanges import LISTENERS
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+# pairs of an exchange when neither PAIRS nor <NAME>_PAIRS is set and it declares none of its own
+DEFAULT_PAIRS = ("BTC-USD", "ETH-USD")
 
 
 class SettingsError(ValueError):
@@ -32,8 +34,11 @@ class Settings:
     host: str = "127.0.0.1"  # HOST: the address to listen on; loopback unless told otherwise
     port: int = 5000  # PORT
     exchanges: tuple[str, ...] = ("bitfinex", "coinbase")  # EXCHANGES, comma list
-    # PAIRS, comma list; kept as typed so that a bad one is reported per exchange, not fatal
-    pairs: tuple[str, ...] = ("BTC-USD", "ETH-USD")
+    # PAIRS, comma list, in the order the page shows them; kept as typed so that a bad one is
+    # reported per exchange, not fatal. None: each exchange's default (``pairs_for``)
+    pairs: tuple[str, ...] | None = None
+    # <NAME>_PAIRS: one exchange's own list, instead of PAIRS (BINANCE_PAIRS=BTC-USDT,ETH-USDT)
+    exchange_pairs: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     # SECRET_KEY: a random per-process value when unset (sessions don't survive restarts)
     secret_key: str = field(default_factory=lambda: secrets.token_hex(32), repr=False)
     log_level: str = "INFO"  # LOG_LEVEL
@@ -79,9 +84,21 @@ class Settings:
             values["database_url"] = env["DATABASE_URL"].strip()
         if "RETENTION_DAYS" in env:
             values["retention_days"] = _float(env, "RETENTION_DAYS", 0.01, 36500.0)
-        values["ws_urls"] = _urls(env, "WS")
-        values["rest_urls"] = _urls(env, "REST")
+        values["ws_urls"] = _per_exchange(env, "WS_URL")
+        values["rest_urls"] = _per_exchange(env, "REST_URL")
+        values["exchange_pairs"] = {name: split_list(text) for name, text in
+                                    _per_exchange(env, "PAIRS").items()}
         return cls(**values).validated()  # type: ignore[arg-type]
+
+    def pairs_for(self, exchange: str) -> tuple[str, ...]:
+        """The pairs one exchange streams: ``<NAME>_PAIRS``, else ``PAIRS``, else its own
+        default (USDT pairs where the exchange lists no USD), else ``DEFAULT_PAIRS``."""
+        own = self.exchange_pairs.get(exchange)
+        if own:
+            return own
+        if self.pairs:
+            return self.pairs
+        return LISTENERS[exchange].default_pairs or DEFAULT_PAIRS
 
     def validated(self) -> Settings:
         """Check values that flags and the environment can both set; return self."""
@@ -91,8 +108,11 @@ class Settings:
             raise SettingsError(f"EXCHANGES: unknown exchange {unknown[0]!r} (known: {known})")
         if not self.exchanges:
             raise SettingsError("EXCHANGES: name at least one exchange")
-        if not self.pairs:
+        if self.pairs == ():
             raise SettingsError("PAIRS: name at least one pair")
+        for name, pairs in self.exchange_pairs.items():
+            if not pairs:
+                raise SettingsError(f"{name.upper()}_PAIRS: name at least one pair")
         if self.log_level not in LOG_LEVELS:
             raise SettingsError(f"LOG_LEVEL: {self.log_level!r} is not one of {LOG_LEVELS}")
         if not self.database_url.startswith(("sqlite:", "postgresql:", "postgresql+", "postgres:")):
@@ -108,10 +128,16 @@ class Settings:
         return self
 
 
-def _urls(env: Mapping[str, str], kind: str) -> dict[str, str]:
-    """``<NAME>_<KIND>_URL`` per known exchange, where set and not blank."""
-    return {name: env[f"{name.upper()}_{kind}_URL"].strip() for name in LISTENERS
-            if env.get(f"{name.upper()}_{kind}_URL", "").strip()}
+def setting_names(suffix: str) -> dict[str, str]:
+    """The per-exchange variable names for ``suffix``, from the registry of listeners:
+    ``{"bitfinex": "BITFINEX_WS_URL", ...}``."""
+    return {name: f"{name.upper()}_{suffix}" for name in LISTENERS}
+
+
+def _per_exchange(env: Mapping[str, str], suffix: str) -> dict[str, str]:
+    """``<NAME>_<SUFFIX>`` per known exchange, where set and not blank."""
+    return {name: env[variable].strip() for name, variable in setting_names(suffix).items()
+            if env.get(variable, "").strip()}
 
 
 def _int(env: Mapping[str, str], name: str, low: int, high: int) -> int:

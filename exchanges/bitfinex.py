@@ -17,10 +17,10 @@ REST (docs.bitfinex.com rest-public-ticker, rest-public-trades) gives the snapsh
 streaming: ``GET /v2/ticker/{symbol}`` answers the websocket ticker's array, and
 ``GET /v2/trades/{symbol}/hist?limit=N`` the ``[ID, MTS, AMOUNT, PRICE]`` rows, newest first.
 
-Limit: Bitfinex allows 25 public channels per connection and we use two per pair, so one
-listener serves at most 12 pairs. Beyond that Bitfinex refuses each extra channel with error
-10305 "subscribe: limit", which reaches the page as an ``error`` status for that pair rather
-than a silent gap (sharding pairs over connections is left for later).
+Limit: "You can subscribe to 25 channels at the same time on the same connection" (ws-public;
+the official bitfinex-api-py uses 25 too), and a pair takes two, so one connection carries 12
+pairs and the base class opens as many connections as the pairs need. Bitfinex would refuse a
+26th channel with error 10305 "subscribe: limit", reported on that pair.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from . import rest
-from .base import ExchangeListener, Feed, ReconnectRequested, RestRequest
+from .base import ExchangeListener, Feed, ReconnectRequested, RestRequest, Session
 from .pairs import PairError, split_pair
 from .parsing import (
     JSON_INT,
@@ -75,7 +75,8 @@ _REST_BAD_REQUEST = 10020
 
 # ticker fields (ws-public-ticker, rest-public-ticker): BID, BID_SIZE, ASK, ASK_SIZE,
 # DAILY_CHANGE, DAILY_CHANGE_RELATIVE, LAST_PRICE, VOLUME, HIGH, LOW, ...
-_BID, _BID_SIZE, _ASK, _ASK_SIZE, _LAST_PRICE, _VOLUME = 0, 1, 2, 3, 6, 7
+_BID, _BID_SIZE, _ASK, _ASK_SIZE, _DAILY_CHANGE, _LAST_PRICE, _VOLUME, _HIGH, _LOW = (
+    0, 1, 2, 3, 4, 6, 7, 8, 9)
 _MTS_END = 253_402_300_800_000  # 10000-01-01, where datetime's range ends
 
 # The stream's frequent frames, as text (see ``read_stream_frame``), by the grammar of JSON. After
@@ -89,9 +90,9 @@ _STREAM_FRAME = re.compile(rf"""
     (?:
         "hb"                                                      # [CHAN_ID,"hb"]
       | \[ (?P<bid>{_NUM}) , (?P<bid_size>{_NUM}) , (?P<ask>{_NUM}) , (?P<ask_size>{_NUM}) ,
-          {_NUM} , {_NUM} ,                                       # DAILY_CHANGE(_RELATIVE)
+          (?P<change>{_NUM}) , {_NUM} ,                           # DAILY_CHANGE(_RELATIVE)
           (?P<last>{_NUM}) , (?P<volume>{_NUM}) ,                 # LAST_PRICE, VOLUME
-          {_NUM} , {_NUM} {_APPENDED} \]                          # HIGH, LOW
+          (?P<high>{_NUM}) , (?P<low>{_NUM}) {_APPENDED} \]       # HIGH, LOW
       | "t[eu]" ,                                                 # [CHAN_ID,"te",[...]]
           \[ (?P<id>{_INT}) , (?P<mts>{_INT}) , (?P<amount>{_NUM}) , (?P<price>{_NUM})
           {_APPENDED} \]
@@ -121,11 +122,18 @@ def parse_ticker(values: list[Any], channel: Channel, received_at: datetime) -> 
     """Read a ticker update (ws-public-ticker); it carries no time, so it gets ``received_at``.
 
     ``[232950,[278200,1.7023900800000002,282030,2.2626931299999997,-66440,-0.1903,282780,...],3]``
+
+    DAILY_CHANGE is "the amount that the last price has changed since yesterday", so the price
+    24 hours ago, ``open_24h``, is LAST_PRICE minus DAILY_CHANGE.
     """
+    last = decimal(values[_LAST_PRICE])
+    change = optional_decimal(values[_DAILY_CHANGE])
     return Ticker(NAME, channel.pair, channel.symbol, received_at, decimal(values[_BID]),
-                  decimal(values[_ASK]), decimal(values[_LAST_PRICE]),
+                  decimal(values[_ASK]), last,
                   optional_decimal(values[_BID_SIZE]), optional_decimal(values[_ASK_SIZE]),
-                  optional_decimal(values[_VOLUME]))
+                  optional_decimal(values[_VOLUME]),
+                  None if change is None else last - change,
+                  optional_decimal(values[_HIGH]), optional_decimal(values[_LOW]))
 
 
 @reads_frame
@@ -209,13 +217,15 @@ def _ticker_update(match: re.Match[str], channel: Channel,
     """``parse_ticker`` of a ``_STREAM_FRAME`` ticker match, if it came on a ticker channel."""
     if channel.name != "ticker":
         return None
-    bid, bid_size, ask, ask_size, last, volume = match.group(
-        "bid", "bid_size", "ask", "ask_size", "last", "volume")
+    bid, bid_size, ask, ask_size, change, last, volume, high, low = match.group(
+        "bid", "bid_size", "ask", "ask_size", "change", "last", "volume", "high", "low")
     try:
+        last_price = Decimal(last)
         return [Ticker(NAME, channel.pair, channel.symbol, received_at, Decimal(bid),
-                       Decimal(ask), Decimal(last), Decimal(bid_size), Decimal(ask_size),
-                       Decimal(volume))]
-    except InvalidOperation:  # an exponent beyond what Decimal holds: the general path refuses it
+                       Decimal(ask), last_price, Decimal(bid_size), Decimal(ask_size),
+                       Decimal(volume), last_price - Decimal(change), Decimal(high),
+                       Decimal(low))]
+    except ArithmeticError:  # an exponent beyond what Decimal holds: the general path refuses it
         return None
 
 
@@ -338,7 +348,7 @@ _EVENT_PARSERS: dict[str, Callable[[dict[str, Any], Mapping[str, str], datetime]
 # Session and listener ------------------------------------------------------------------------
 
 
-class BitfinexSession:
+class BitfinexSession(Session):
     """The protocol state of one connection: which chanId carries which channel of which pair.
 
     Made by ``Bitfinex.new_session`` on every connect, so chanIds of an old connection can't leak
@@ -348,6 +358,7 @@ class BitfinexSession:
     """
 
     def __init__(self, feeds: Mapping[str, str]) -> None:
+        super().__init__()
         self._feeds = dict(feeds)  # symbol we subscribed to -> our pair
         self._channels: dict[int, Channel] = {}  # filled from ``subscribed`` acks
         self._channels_by_text: dict[str, Channel] = {}  # the same, by chanId as frames spell it
@@ -387,6 +398,8 @@ class Bitfinex(ExchangeListener):
     name = NAME
     default_url = "wss://api-pub.bitfinex.com/ws/2"
     default_rest_url = "https://api-pub.bitfinex.com"
+    channels_per_pair = len(CHANNELS)
+    max_subscriptions = 25
 
     def symbol_for(self, pair: str) -> str:
         """``BTC-USD`` -> ``tBTCUSD``; a code longer than 3 letters needs a colon: ``tDOGE:USD``.

@@ -26,8 +26,8 @@ A trade thus arrives twice, in ``ticker`` and in ``match``; both become the same
 One subscribe frame per product: when any product of a subscribe is invalid the feed answers
 ``{"type":"error","message":"Failed to subscribe","reason":"XRP-USD is not a valid product"}``
 and subscribes nothing of that message, so batching would let one bad pair take every pair down.
-The cost is one inbound message per pair on connect, well inside the documented 10 per second
-with bursts of 1000 (websocket-rate-limits; an older overview page said bursts of 20).
+The cost is one inbound message per pair on connect, paced at 8 a second: the rate-limits page
+allows 10 per second with bursts of 1000, an older overview page 8 a second with bursts of 20.
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from .base import ExchangeListener, Feed, RestRequest
+from .base import ExchangeListener, Feed, RestRequest, Session
 from .pairs import PairError
 from .parsing import (
     InexactNumber,
@@ -93,7 +93,10 @@ def parse_ticker(message: dict[str, Any], feeds: Mapping[str, str],
                     decimal(message["best_ask"]), last,
                     optional_decimal(message.get("best_bid_size")),
                     optional_decimal(message.get("best_ask_size")),
-                    optional_decimal(message.get("volume_24h")))
+                    optional_decimal(message.get("volume_24h")),
+                    optional_decimal(message.get("open_24h")),
+                    optional_decimal(message.get("high_24h")),
+                    optional_decimal(message.get("low_24h")))
     trade_id, size, side = message.get("trade_id"), message.get("last_size"), message.get("side")
     if trade_id is None or size is None or side is None or at is None:
         return [ticker]
@@ -128,7 +131,7 @@ def parse_rest_ticker(body: dict[str, Any], feed: Feed, received_at: datetime) -
     """
     return [Ticker(NAME, feed.pair, feed.symbol, parse_iso_time(body["time"]),
                    bid=decimal(body["bid"]), ask=decimal(body["ask"]),
-                   last=decimal(body["price"]), volume=optional_decimal(body.get("volume")))]
+                   last=decimal(body["price"]), volume_24h=optional_decimal(body.get("volume")))]
 
 
 @reads_frame
@@ -200,7 +203,7 @@ _PARSERS: dict[str, Parser] = {
 # Session and listener ------------------------------------------------------------------------
 
 
-class CoinbaseSession:
+class CoinbaseSession(Session):
     """The protocol state of one connection: which of our subscribes the feed has answered.
 
     Made by ``Coinbase.new_session`` on every connect. ``Coinbase.subscribe_frames`` sends one
@@ -213,6 +216,7 @@ class CoinbaseSession:
     """
 
     def __init__(self, feeds: Mapping[str, str]) -> None:
+        super().__init__()
         self._feeds = dict(feeds)  # product_id we subscribed to -> our pair
         self._unanswered = len(self._feeds)  # subscribes not yet acked: one per product
         self._settled: set[str] = set()  # products already reported live or refused
@@ -273,6 +277,8 @@ class Coinbase(ExchangeListener):
     name = NAME
     default_url = "wss://ws-feed.exchange.coinbase.com"
     default_rest_url = "https://api.exchange.coinbase.com"
+    channels_per_pair = len(CHANNELS)
+    subscribe_interval = 1 / 8  # the stricter of the two documented rates (module docstring)
 
     def symbol_for(self, pair: str) -> str:
         """``BTC-USD`` is already Coinbase's product_id; whether it is listed is Coinbase's call

@@ -38,7 +38,8 @@ P = ParamSpec("P")
 R = TypeVar("R")
 
 # The errors that looking up fields in a frame of the wrong shape produces.
-_SHAPE_ERRORS = (KeyError, IndexError, TypeError, ValueError, InvalidOperation, AttributeError)
+# ArithmeticError: an exact sum or difference of two numbers in the frame overflowing a Decimal.
+_SHAPE_ERRORS = (KeyError, IndexError, TypeError, ValueError, ArithmeticError, AttributeError)
 
 # Regular expression text for JSON numbers (RFC 8259 section 6: no leading zeros, no ``+``, no
 # bare ``.5`` or ``5.``, no NaN). ``JSON_INT``: an integer without sign. ``JSON_NUMBER``: every

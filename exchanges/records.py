@@ -14,7 +14,7 @@ made construction 2.5 times slower (1.3 µs instead of 0.5 µs per ``Ticker``, b
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
 from typing import Any
@@ -48,6 +48,9 @@ def format_decimal(value: Decimal | None) -> str | None:
     return None if value is None else format(value, "f")
 
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
 def time_from_ms(ms: int | Decimal) -> datetime:
     """Turn epoch milliseconds (the unit Bitfinex and most exchanges use) into a UTC time.
 
@@ -59,12 +62,26 @@ def time_from_ms(ms: int | Decimal) -> datetime:
         raise ValueError(f"timestamp out of range: {ms}") from exc
 
 
+def time_from_us(us: int) -> datetime:
+    """Turn epoch microseconds (Bitstamp ``microtimestamp``) into a UTC time, exactly."""
+    try:
+        return _EPOCH + timedelta(microseconds=int(us))
+    except OverflowError as exc:
+        raise ValueError(f"timestamp out of range: {us}") from exc
+
+
+def time_from_ns(ns: int) -> datetime:
+    """Turn epoch nanoseconds (Gemini ``E``) into a UTC time, truncated to the microsecond."""
+    return time_from_us(int(ns) // 1000)
+
+
 @dataclass(slots=True)
 class Ticker:
-    """Top of book and last traded price of one pair on one exchange.
+    """Top of book and last traded price of one pair on one exchange, with its 24 h statistics.
 
-    ``volume`` is the traded amount of the last 24 hours in the base currency, when the exchange
-    sends it (Bitfinex ``VOLUME``, Coinbase ``volume_24h`` / ``volume``); ``None`` otherwise.
+    ``volume_24h`` is the traded amount of the last 24 hours in the base currency, and
+    ``open_24h``, ``high_24h``, ``low_24h`` the prices of that window, where the exchange sends
+    them (in its ticker channel or its REST ticker); ``None`` otherwise.
     """
 
     exchange: str
@@ -76,7 +93,10 @@ class Ticker:
     last: Decimal
     bid_size: Decimal | None = None
     ask_size: Decimal | None = None
-    volume: Decimal | None = None
+    volume_24h: Decimal | None = None
+    open_24h: Decimal | None = None
+    high_24h: Decimal | None = None
+    low_24h: Decimal | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -89,8 +109,41 @@ class Ticker:
             "last": format_decimal(self.last),
             "bid_size": format_decimal(self.bid_size),
             "ask_size": format_decimal(self.ask_size),
-            "volume": format_decimal(self.volume),
+            "volume_24h": format_decimal(self.volume_24h),
+            "open_24h": format_decimal(self.open_24h),
+            "high_24h": format_decimal(self.high_24h),
+            "low_24h": format_decimal(self.low_24h),
         }
+
+
+# The fields of a ticker that a ``Quote`` may carry, in the order ``Ticker`` declares them.
+TICKER_VALUES = ("bid", "ask", "last", "bid_size", "ask_size", "volume_24h", "open_24h",
+                 "high_24h", "low_24h")
+
+
+@dataclass(slots=True)
+class Quote:
+    """Part of a pair's top of book: what one frame of an exchange without a full ticker says.
+
+    Binance's ``bookTicker``, Bitstamp's order book or Bybit's level-1 book give bid and ask but
+    no last price; their trades give the last price. A session returns a ``Quote`` with the
+    fields it knows (``None``: not in this frame); the listener's ``QuoteBook`` lays it over what
+    it knew of the pair and publishes a complete ``Ticker``. Never published as it is.
+    """
+
+    exchange: str
+    pair: str
+    symbol: str
+    time: datetime
+    bid: Decimal | None = None
+    ask: Decimal | None = None
+    last: Decimal | None = None
+    bid_size: Decimal | None = None
+    ask_size: Decimal | None = None
+    volume_24h: Decimal | None = None
+    open_24h: Decimal | None = None
+    high_24h: Decimal | None = None
+    low_24h: Decimal | None = None
 
 
 @dataclass(slots=True)
@@ -139,5 +192,6 @@ class Status:
         }
 
 
-Record = Ticker | Trade | Status
+# What a session returns; a ``Quote`` is merged by the listener and never leaves it.
+Record = Ticker | Trade | Status | Quote
 

@@ -37,8 +37,10 @@ from sqlalchemy import (
     delete,
     event,
     insert,
+    inspect,
     pool,
     select,
+    text,
     tuple_,
 )
 from sqlalchemy.dialects import postgresql, sqlite
@@ -68,7 +70,10 @@ tickers_table = Table(
     Column("last", Text, nullable=False),
     Column("bid_size", Text, nullable=True),
     Column("ask_size", Text, nullable=True),
-    Column("volume", Text, nullable=True),
+    Column("volume", Text, nullable=True),  # Ticker.volume_24h
+    Column("open_24h", Text, nullable=True),
+    Column("high_24h", Text, nullable=True),
+    Column("low_24h", Text, nullable=True),
     Index("ix_tickers_feed_time", "exchange", "pair", "time_ms"),
     Index("ix_tickers_time", "time_ms"),
 )
@@ -172,6 +177,7 @@ class Store:
                     conn.execute(CreateTable(table, if_not_exists=True))
                     for index in sorted(table.indexes, key=lambda index: str(index.name)):
                         conn.execute(CreateIndex(index, if_not_exists=True))
+                _add_missing_columns(conn)
             self._ready = True
         return self.engine
 
@@ -329,6 +335,22 @@ def _feeds(conn: Connection, table: Table) -> list[tuple[str, str]]:
         feeds.append((row.exchange, row.pair))
 
 
+def _add_missing_columns(conn: Connection) -> None:
+    """Add the nullable columns a newer version declares to tables an older one made.
+
+    The only schema change so far is new nullable ticker columns (the 24 h statistics), so
+    adding what is missing is the whole migration; anything else would need a real tool.
+    """
+    existing = inspect(conn)
+    for table in metadata.sorted_tables:
+        have = {column["name"] for column in existing.get_columns(table.name)}
+        for column in table.columns:
+            if column.name not in have:
+                assert column.nullable, f"{table.name}.{column.name} needs a real migration"
+                kind = column.type.compile(dialect=conn.dialect)
+                conn.execute(text(f'ALTER TABLE {table.name} ADD COLUMN "{column.name}" {kind}'))
+
+
 def _ticker_row(ticker: Ticker) -> dict[str, Any]:
     return {
         "exchange": ticker.exchange,
@@ -340,7 +362,10 @@ def _ticker_row(ticker: Ticker) -> dict[str, Any]:
         "last": format_decimal(ticker.last),
         "bid_size": format_decimal(ticker.bid_size),
         "ask_size": format_decimal(ticker.ask_size),
-        "volume": format_decimal(ticker.volume),
+        "volume": format_decimal(ticker.volume_24h),
+        "open_24h": format_decimal(ticker.open_24h),
+        "high_24h": format_decimal(ticker.high_24h),
+        "low_24h": format_decimal(ticker.low_24h),
     }
 
 
@@ -369,7 +394,10 @@ def _ticker_json(row: Any) -> dict[str, Any]:
         "last": row.last,
         "bid_size": row.bid_size,
         "ask_size": row.ask_size,
-        "volume": row.volume,
+        "volume_24h": row.volume,
+        "open_24h": row.open_24h,
+        "high_24h": row.high_24h,
+        "low_24h": row.low_24h,
     }
 
 

@@ -19,9 +19,11 @@ def at(ms: int) -> datetime:
 
 def ticker(exchange: str = "bitfinex", pair: str = "BTC-USD", ms: int = 0, last: str = "43210.50",
            bid: str = "43210.4", ask: str = "43210.6", bid_size: str | None = "0.00000001",
-           ask_size: str | None = None, volume: str | None = None) -> Ticker:
+           ask_size: str | None = None, volume_24h: str | None = None,
+           open_24h: str | None = None) -> Ticker:
     return Ticker(exchange, pair, "t" + pair.replace("-", ""), at(ms), Decimal(bid), Decimal(ask),
-                  Decimal(last), _decimal(bid_size), _decimal(ask_size), _decimal(volume))
+                  Decimal(last), _decimal(bid_size), _decimal(ask_size), _decimal(volume_24h),
+                  _decimal(open_24h))
 
 
 def _decimal(text: str | None) -> Decimal | None:

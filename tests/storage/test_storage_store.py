@@ -20,7 +20,7 @@ def test_tickers_round_trip_as_their_exact_json(store: Store):
         ticker(ms=0, last="43210.50", bid="0.00000001", ask="1E+3", bid_size="0.00000001",
                ask_size=None),
         ticker(ms=1, last="0.30000000000000004", bid="-0", ask="12345678901234567890.123456789",
-               bid_size=None, ask_size="2.000", volume="1234.56780"),
+               bid_size=None, ask_size="2.000", volume_24h="1234.56780", open_24h="43000.1"),
         ticker(exchange="coinbase", ms=2, last="0.00012"),
     ]
     assert store.write(written) == 3
@@ -34,8 +34,9 @@ def test_tickers_round_trip_as_their_exact_json(store: Store):
     assert stored[2]["ask"] == "1000"
     assert stored[1]["last"] == "0.30000000000000004"
     assert stored[1]["ask_size"] == "2.000"
-    assert stored[1]["volume"] == "1234.56780"
-    assert stored[0]["volume"] is None
+    assert stored[1]["volume_24h"] == "1234.56780"
+    assert stored[0]["volume_24h"] is None
+    assert (stored[1]["open_24h"], stored[0]["open_24h"]) == ("43000.1", None)
     assert stored[2]["time"] == "2026-11-24T17:42:03.123Z"
 
 
@@ -241,3 +242,23 @@ def test_decimals_survive_every_digit(store: Store):
     assert [t["price"] for t in stored] == [format(Decimal(v), "f") for v in values]
     assert stored[4]["price"] == "100"
     assert stored[5]["amount"] == "0.000000000000000000000001"
+
+
+def test_a_database_of_an_older_version_gains_the_new_ticker_columns(tmp_path):
+    import sqlite3
+
+    path = tmp_path / "old.db"
+    with sqlite3.connect(path) as old:  # the tickers table as the first release made it
+        old.execute("CREATE TABLE tickers (id INTEGER PRIMARY KEY, exchange TEXT NOT NULL, "
+                    "pair TEXT NOT NULL, symbol TEXT NOT NULL, time_ms BIGINT NOT NULL, "
+                    "bid TEXT NOT NULL, ask TEXT NOT NULL, last TEXT NOT NULL, bid_size TEXT, "
+                    "ask_size TEXT, volume TEXT)")
+        old.execute("INSERT INTO tickers (exchange, pair, symbol, time_ms, bid, ask, last) "
+                    "VALUES ('bitfinex', 'BTC-USD', 'tBTCUSD', 0, '1', '2', '1.5')")
+    store = Store(f"sqlite:///{path}")
+    try:
+        assert store.write([ticker(ms=1, open_24h="1.25")]) == 1
+        stored = store.tickers()
+        assert [row["open_24h"] for row in stored] == ["1.25", None]
+    finally:
+        store.close()

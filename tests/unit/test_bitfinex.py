@@ -142,19 +142,23 @@ def test_recorded_session_gives_statuses_and_tickers_in_order() -> None:
         live("DOG-USD", "ticker"),
         Ticker("bitfinex", *dog, T0, bid=Decimal("278200"), ask=Decimal("282030"),
                last=Decimal("282780"), bid_size=Decimal("1.7023900800000002"),
-               ask_size=Decimal("2.2626931299999997"), volume=Decimal("32.20946748")),
+               ask_size=Decimal("2.2626931299999997"), volume_24h=Decimal("32.20946748"),
+               open_24h=Decimal("349220"), high_24h=Decimal("402510"), low_24h=Decimal("231840")),
         live("TESTBTC-TESTUSD", "ticker"),
         Ticker("bitfinex", *test, T0, bid=Decimal("60400"), ask=Decimal("60406"),
                last=Decimal("60410"), bid_size=Decimal("76.16686512"),
-               ask_size=Decimal("86.2067634199999"), volume=Decimal("10.05320242")),
+               ask_size=Decimal("86.2067634199999"), volume_24h=Decimal("10.05320242"),
+               open_24h=Decimal("61702"), high_24h=Decimal("62408"), low_24h=Decimal("60057")),
         live("TESTBTC-TESTUSD", "trades"),
         live("DOG-USD", "trades"),
         Ticker("bitfinex", *dog, T0, bid=Decimal("277530"), ask=Decimal("282030"),
                last=Decimal("282780"), bid_size=Decimal("1.7954053099999998"),
-               ask_size=Decimal("2.2626716"), volume=Decimal("32.20946748")),
+               ask_size=Decimal("2.2626716"), volume_24h=Decimal("32.20946748"),
+               open_24h=Decimal("349220"), high_24h=Decimal("402510"), low_24h=Decimal("231840")),
         Ticker("bitfinex", *test, T0, bid=Decimal("60419"), ask=Decimal("60425"),
                last=Decimal("60410"), bid_size=Decimal("76.15970064"),
-               ask_size=Decimal("86.1954264299999"), volume=Decimal("10.05320242")),
+               ask_size=Decimal("86.1954264299999"), volume_24h=Decimal("10.05320242"),
+               open_24h=Decimal("61702"), high_24h=Decimal("62408"), low_24h=Decimal("60057")),
     ]
 
 
@@ -177,7 +181,8 @@ def test_ticker_keeps_the_digits_bitfinex_sent(session: BitfinexSession) -> None
         "exchange": "bitfinex", "pair": "DOG-USD", "symbol": "tDOGUSD",
         "time": "2026-11-24T17:42:03.123Z", "bid": "278200", "ask": "282030", "last": "282780",
         "bid_size": "1.7023900800000002", "ask_size": "2.2626931299999997",
-        "volume": "32.20946748",
+        "volume_24h": "32.20946748", "open_24h": "349220", "high_24h": "402510",
+        "low_24h": "231840",
     }
 
 
@@ -185,7 +190,8 @@ def test_ticker_tolerates_appended_fields_and_null_sizes(session: BitfinexSessio
     longer = '[232952,[60400,null,60406,null,-1292,-0.0209,60410,10.05,62408,60057,null,"new"],6,9]'
     assert receive(session, longer) == [
         Ticker("bitfinex", "TESTBTC-TESTUSD", "tTESTBTC:TESTUSD", T0, bid=Decimal("60400"),
-               ask=Decimal("60406"), last=Decimal("60410"), volume=Decimal("10.05")),
+               ask=Decimal("60406"), last=Decimal("60410"), volume_24h=Decimal("10.05"),
+               open_24h=Decimal("61702"), high_24h=Decimal("62408"), low_24h=Decimal("60057")),
     ]
 
 
@@ -479,5 +485,6 @@ def test_numbers_read_from_the_text_keep_their_digits(session: BitfinexSession) 
     assert ticker.to_json() | {"time": None} == {
         "exchange": "bitfinex", "pair": "DOG-USD", "symbol": "tDOGUSD", "time": None,
         "bid": "277530", "ask": "282030", "last": "282780", "bid_size": "1.7954053099999998",
-        "ask_size": "-0.0", "volume": "0.00000001",
+        "ask_size": "-0.0", "volume_24h": "0.00000001", "open_24h": "282780", "high_24h": "0",
+        "low_24h": "0",
     }

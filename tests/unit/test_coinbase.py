@@ -101,7 +101,8 @@ def test_listener_declares_the_exchange_feed():
 DOCS_TICKER = Ticker("coinbase", "ETH-USD", "ETH-USD", at("2022-10-19T23:28:22.061769+00:00"),
                      bid=Decimal("1285.04"), ask=Decimal("1285.27"), last=Decimal("1285.22"),
                      bid_size=Decimal("0.46688654"), ask_size=Decimal("1.56637040"),
-                     volume=Decimal("245532.79269678"))
+                     volume_24h=Decimal("245532.79269678"), open_24h=Decimal("1310.79"),
+                     high_24h=Decimal("1313.8"), low_24h=Decimal("1280.52"))
 
 
 def test_documented_ticker_gives_the_top_of_book_and_the_taker_side_trade():
@@ -117,7 +118,8 @@ def test_recorded_ticker_without_sizes_and_with_a_taker_sell():
     assert receive(session_for("SKL-GBP"), frame) == [
         Ticker("coinbase", "SKL-GBP", "SKL-GBP", at("2021-04-17T16:43:29.571587+00:00"),
                bid=Decimal("0.5752"), ask=Decimal("0.5771"), last=Decimal("0.5752"),
-               volume=Decimal("3479861.10000000")),
+               volume_24h=Decimal("3479861.10000000"), open_24h=Decimal("0.5102"),
+               high_24h=Decimal("0.588"), low_24h=Decimal("0.5")),
         trade("SKL-GBP", "2021-04-17T16:43:29.571587+00:00", "82007", "0.5752", "1008.2",
               Side.SELL),
     ]
@@ -359,7 +361,8 @@ def test_records_serialise_with_exact_decimals_and_millisecond_times():
         "exchange": "coinbase", "pair": "ETH-USD", "symbol": "ETH-USD",
         "time": "2022-10-19T23:28:22.061Z", "bid": "1285.04", "ask": "1285.27",
         "last": "1285.22", "bid_size": "0.46688654", "ask_size": "1.56637040",
-        "volume": "245532.79269678",
+        "volume_24h": "245532.79269678", "open_24h": "1310.79", "high_24h": "1313.8",
+        "low_24h": "1280.52",
     }
     assert trade_.to_json() == {
         "exchange": "coinbase", "pair": "ETH-USD", "symbol": "ETH-USD",

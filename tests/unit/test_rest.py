@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from exchanges import rest
-from exchanges.base import Feed, SnapshotIncomplete
+from exchanges.base import Connection, Feed, SnapshotIncomplete
 from exchanges.bitfinex import Bitfinex, BitfinexSession
 from exchanges.bitfinex import parse_rest_ticker as bitfinex_ticker
 from exchanges.bitfinex import parse_rest_trades as bitfinex_trades
@@ -67,7 +67,8 @@ def test_bitfinex_ticker_body_is_a_ticker_at_the_receive_time():
     assert bitfinex_ticker(decode(BITFINEX_TICKER), BTC_BITFINEX, T0) == [
         Ticker("bitfinex", "BTC-USD", "tBTCUSD", T0, bid=Decimal("7616.5"), ask=Decimal("7617.5"),
                last=Decimal("7617.1"), bid_size=Decimal("31.89055171"),
-               ask_size=Decimal("43.358118629999986"), volume=Decimal("8314.71200815")),
+               ask_size=Decimal("43.358118629999986"), volume_24h=Decimal("8314.71200815"),
+               open_24h=Decimal("8167.9"), high_24h=Decimal("8257.8"), low_24h=Decimal("7500")),
     ]
 
 
@@ -115,7 +116,7 @@ def test_coinbase_ticker_body_is_a_ticker_at_the_last_trade_time():
     assert coinbase_ticker(decode(COINBASE_TICKER), BTC_COINBASE, T0) == [
         Ticker("coinbase", "BTC-USD", "BTC-USD", at("2015-11-14T20:46:03.511254+00:00"),
                bid=Decimal("333.98"), ask=Decimal("333.99"), last=Decimal("333.99"),
-               volume=Decimal("5957.11914015")),
+               volume_24h=Decimal("5957.11914015")),
     ]
 
 
@@ -346,45 +347,66 @@ def test_snapshot_that_cannot_download_a_pair_keeps_the_others(monkeypatch):
         "ETH-USD": "OSError: [Errno -2] Name or service not known (1 attempt)"}
 
 
-def test_run_publishes_the_snapshot_before_connecting_and_dedupes_the_streams_copy(monkeypatch):
+def inline(target: Callable[..., Any], *args: Any) -> None:
+    """A ``spawn`` that runs the task at once: the backfill before the first connection."""
+    target(*args)
+
+
+def test_run_publishes_the_snapshot_beside_the_stream_and_dedupes_the_streams_copy(monkeypatch):
     monkeypatch.setattr(rest, "get_json", Script({
         f"{BASE}/v2/ticker/tBTCUSD": [BITFINEX_TICKER],
         f"{BASE}/v2/trades/tBTCUSD/hist?limit=25": [BITFINEX_TRADES],
         f"{BASE}/v2/ticker/tFOOBAR": [http_error(500, BITFINEX_REFUSAL)],
     }))
     published: list[Record] = []
-    listener = Bitfinex(["BTC-USD", "FOO-BAR"], published.append, rest_url=BASE)
-    seen_at_connect: list[Record] = []
+    listener = Bitfinex(["BTC-USD", "FOO-BAR"], published.append, rest_url=BASE, spawn=inline)
+    streamed: list[list[str]] = []
 
-    def stream() -> None:  # stands in for the websocket: note what came first, then stop
-        seen_at_connect.extend(published)
+    def stream(connection: Connection, feeds: list[Feed]) -> None:  # stands in for the websocket
+        streamed.append([feed.pair for feed in feeds])
         listener.stop()
 
-    monkeypatch.setattr(listener, "_stream", stream)
+    monkeypatch.setattr(Connection, "_stream", stream)
     listener.run()
+    assert streamed == [["BTC-USD", "FOO-BAR"]]
     snapshot = [*bitfinex_ticker(decode(BITFINEX_TICKER), BTC_BITFINEX, T0),
                 *bitfinex_trades(decode(BITFINEX_TRADES), BTC_BITFINEX, T0)]
     # the ticker's time is the receive time: compare it apart
-    assert [type(r) for r in seen_at_connect] == [Ticker, Trade, Trade]
-    assert seen_at_connect[1:] == snapshot[1:]
-    assert seen_at_connect[0] == Ticker(**{**_fields(snapshot[0]), "time": seen_at_connect[0].time})
+    assert [type(r) for r in published] == [Ticker, Trade, Trade]
+    assert published[1:] == snapshot[1:]
+    assert published[0] == Ticker(**{**_fields(snapshot[0]), "time": published[0].time})
     # the refusal is left to the subscription, and nothing claimed the feed was live
-    assert not [r for r in published if isinstance(r, Status)]
     assert listener.stats()["pairs"] == {"BTC-USD": "tBTCUSD", "FOO-BAR": "tFOOBAR"}
     # the stream's copy of a snapshot trade is dropped, a new trade is not
     newer = Trade(**{**_fields(snapshot[-1]), "id": "401597394"})
-    listener._dispatch(snapshot[-1])
-    listener._dispatch(newer)
+    listener.on_data(snapshot[-1])
+    listener.on_data(newer)
     assert [r for r in published if isinstance(r, Trade)] == [*snapshot[1:], newer]
+
+
+def test_a_snapshot_ticker_never_overwrites_the_streams(monkeypatch):
+    monkeypatch.setattr(rest, "get_json", Script({
+        f"{BASE}/v2/ticker/tBTCUSD": [BITFINEX_TICKER],
+        f"{BASE}/v2/trades/tBTCUSD/hist?limit=25": ["[]"],
+    }))
+    published: list[Record] = []
+    listener = Bitfinex(["BTC-USD"], published.append, rest_url=BASE)
+    listener._resolve_pairs()
+    streamed = Ticker("bitfinex", "BTC-USD", "tBTCUSD", T0, Decimal("1"), Decimal("2"),
+                      Decimal("1.5"))
+    listener.on_data(streamed)
+    listener._publish_snapshot()  # arrives after the stream's first ticker: too old to show
+    assert [r for r in published if isinstance(r, Ticker)] == [streamed]
 
 
 def test_run_streams_even_when_the_snapshot_cannot_be_downloaded(monkeypatch, caplog):
     monkeypatch.setattr(rest, "get_json", Script({f"{BASE}/v2/ticker/tBTCUSD": [OSError("no")]}))
     published: list[Record] = []
     listener = Bitfinex(["BTC-USD"], published.append, rest_url=BASE, connect_timeout=0.01,
-                        sleep=lambda s: None)
+                        sleep=lambda s: None, spawn=inline)
     streamed: list[bool] = []
-    monkeypatch.setattr(listener, "_stream", lambda: (streamed.append(True), listener.stop()))
+    monkeypatch.setattr(Connection, "_stream",
+                        lambda connection, feeds: (streamed.append(True), listener.stop()))
     listener.run()
     assert streamed == [True] and published == []
     assert [r.getMessage() for r in caplog.records] == [
@@ -394,8 +416,8 @@ def test_run_streams_even_when_the_snapshot_cannot_be_downloaded(monkeypatch, ca
 def test_no_snapshot_without_a_rest_url(monkeypatch):
     script = Script({})
     monkeypatch.setattr(rest, "get_json", script)
-    listener = Bitfinex(["BTC-USD"], print, url="ws://127.0.0.1:9/bitfinex")
-    monkeypatch.setattr(listener, "_stream", listener.stop)
+    listener = Bitfinex(["BTC-USD"], print, url="ws://127.0.0.1:9/bitfinex", spawn=inline)
+    monkeypatch.setattr(Connection, "_stream", lambda connection, feeds: listener.stop())
     listener.run()
     assert script.calls == []
     with pytest.raises(ValueError, match="no REST URL"):

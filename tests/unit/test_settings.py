@@ -8,7 +8,8 @@ def test_defaults_are_safe():
     assert settings.host == "127.0.0.1"
     assert settings.port == 5000
     assert settings.exchanges == ("bitfinex", "coinbase")
-    assert settings.pairs == ("BTC-USD", "ETH-USD")
+    assert settings.pairs is None  # each exchange's own default
+    assert settings.pairs_for("bitfinex") == ("BTC-USD", "ETH-USD")
     assert settings.feed_timeout == 30.0
     assert len(settings.secret_key) >= 32
     assert Settings.from_env({}).secret_key != settings.secret_key  # random, never a literal
@@ -55,3 +56,14 @@ def test_rest_urls_are_read_like_ws_urls():
     })
     assert settings.rest_urls == {"bitfinex": "http://127.0.0.1:9/bitfinex"}
     assert Settings.from_env({}).rest_urls == {}
+
+
+def test_an_exchange_may_have_pairs_of_its_own():
+    settings = Settings.from_env({"PAIRS": "SOL-USD,BTC-USD", "COINBASE_PAIRS": "ETH-EUR"})
+    assert settings.pairs_for("coinbase") == ("ETH-EUR",)
+    assert settings.pairs_for("bitfinex") == ("SOL-USD", "BTC-USD")  # the order given
+
+
+def test_an_empty_exchange_pair_list_is_refused():
+    with pytest.raises(SettingsError, match="BITFINEX_PAIRS"):
+        Settings.from_env({"BITFINEX_PAIRS": " , "})
