@@ -26,11 +26,15 @@ from typing import Any, NoReturn
 import pytest
 import socketio
 
+from dashboard.settings import setting_names
+
 ROOT = Path(__file__).resolve().parent.parent
 # settings a developer's shell or .env might carry into the tests
+# (the per-exchange ones, <NAME>_WS_URL, <NAME>_REST_URL and <NAME>_PAIRS, come from the registry)
 SETTING_NAMES = ("HOST", "PORT", "EXCHANGES", "PAIRS", "SECRET_KEY", "LOG_LEVEL", "FEED_TIMEOUT",
-                 "FLUSH_MS", "MAX_ROWS", "CLIENT_QUEUE_LIMIT", "BITFINEX_WS_URL", "COINBASE_WS_URL",
-                 "BITFINEX_REST_URL", "COINBASE_REST_URL", "DATABASE_URL", "RETENTION_DAYS")
+                 "FLUSH_MS", "MAX_ROWS", "CLIENT_QUEUE_LIMIT", "DATABASE_URL", "RETENTION_DAYS",
+                 *(name for suffix in ("WS_URL", "REST_URL", "PAIRS")
+                   for name in setting_names(suffix).values()))
 
 
 @pytest.fixture(autouse=True)
