@@ -456,6 +456,14 @@ class ExchangeListener:
             return None
         return max(1, cls.max_subscriptions // cls.channels_per_pair)
 
+    def keepalive_interval(self) -> float | None:
+        """How often a connection sends ``ping_frame()``: the exchange's ``ping_interval``, or
+        more often when ``feed_timeout`` is shorter, so that a connection of quiet pairs whose
+        only traffic is the answers to our pings is never taken for a silent one."""
+        if self.ping_interval is None:
+            return None
+        return min(self.ping_interval, self.feed_timeout / 2)
+
     def run(self) -> None:
         """Stream until ``stop()``: the body of this listener's task.
 
@@ -844,7 +852,7 @@ class Connection:
         now = time.monotonic()
         last_frame_at = now
         next_tick = now + TICK_INTERVAL
-        ping_interval = listener.ping_interval
+        ping_interval = listener.keepalive_interval()
         next_ping = now + ping_interval if ping_interval else math.inf
         acks_due = math.inf
         next_send = now
