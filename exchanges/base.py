@@ -367,6 +367,7 @@ class ExchangeListener:
     subscribe_interval: ClassVar[float] = 0.0  # seconds between two subscribe frames
     ping_interval: ClassVar[float | None] = None  # send ``ping_frame()`` this often
     merges_quotes: ClassVar[bool] = False  # bid/ask and trades on separate channels
+    rest_interval: ClassVar[float] = 0.0  # seconds between two REST GETs (request limits)
 
     def __init__(
         self,
@@ -668,9 +669,11 @@ class ExchangeListener:
         """
         if self.rest_url is None or not self._feeds:
             return
-        deadline = time.monotonic() + self.connect_timeout
+        feeds = list(self._feeds.values())
+        paced = self.rest_interval * len(feeds) * 2  # a ticker and a trades GET per pair
+        deadline = time.monotonic() + self.connect_timeout + paced
         try:
-            records = self._download(list(self._feeds.values()), TRADES_LIMIT, deadline)
+            records = self._download(feeds, TRADES_LIMIT, deadline)
         except SnapshotIncomplete as exc:
             log.warning("rest snapshot incomplete exchange=%s reason=%s", self.name,
                         "; ".join(f"{pair}: {why}" for pair, why in exc.failures.items()))
@@ -715,6 +718,8 @@ class ExchangeListener:
         base = self.rest_url.rstrip("/")
         records: list[Record] = []
         for request in self.rest_snapshot_requests(feed.symbol, trades_limit):
+            if self.rest_interval:
+                self._sleep(self.rest_interval)
             body = self._fetch(base + request.path, deadline)
             records += request.parse(body, feed, datetime.now(UTC))
         return records
