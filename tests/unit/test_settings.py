@@ -52,7 +52,7 @@ def test_bad_values_name_the_variable(env, message):
 def test_rest_urls_are_read_like_ws_urls():
     settings = Settings.from_env({
         "BITFINEX_REST_URL": " http://127.0.0.1:9/bitfinex ", "COINBASE_REST_URL": "",
-        "KRAKEN_REST_URL": "http://ignored",
+        "NOSUCHEXCHANGE_REST_URL": "http://ignored",
     })
     assert settings.rest_urls == {"bitfinex": "http://127.0.0.1:9/bitfinex"}
     assert Settings.from_env({}).rest_urls == {}

@@ -1,0 +1,131 @@
+"""Binance and Binance.US: the real ``server.py`` against the simulated venues, seen by a real
+Socket.IO client. Two server starts: the defaults with exact injected values, a REST snapshot
+and a dropped connection; then the refusals (instrument check, ack timeout), the taker's side of
+random trades and a ``serverShutdown``.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from tests.conftest import get_json, wait_until
+
+pytestmark = pytest.mark.e2e
+
+
+def subscribed(simulator: Any, exchange: str, pair: str) -> bool:
+    channels = simulator.control("stats")[exchange]["channels"]
+    return pair in channels.get("bookTicker", ()) and pair in channels.get("trade", ())
+
+
+def padded(text: str) -> str:
+    """The 8-decimal text both venues write for a value the simulator holds."""
+    return format(Decimal(text).quantize(Decimal("0.00000001")), "f")
+
+
+def test_defaults_exact_values_snapshot_and_reconnect(simulator, start_server, socket_client):
+    server = start_server({
+        "EXCHANGES": "binance,binanceus",
+        "BINANCEUS_PAIRS": "BTC-USD,ETH-USDT",
+        "BINANCE_WS_URL": simulator.ws_url("binance"),
+        "BINANCE_REST_URL": simulator.http + "/binance",
+        "BINANCEUS_WS_URL": simulator.ws_url("binanceus"),
+        "BINANCEUS_REST_URL": simulator.http + "/binanceus",
+    })
+    log = socket_client(server)
+    # binance.com lists no USD: its own default pairs are USDT ones
+    wait_until(lambda: subscribed(simulator, "binance", "BTC-USDT")
+               and subscribed(simulator, "binance", "ETH-USDT"), message="binance subscribed")
+    pairs = {(feed["exchange"], feed["pair"], feed["symbol"])
+             for feed in get_json(server.url + "/api/pairs")}
+    assert {("binance", "BTC-USDT", "BTCUSDT"), ("binance", "ETH-USDT", "ETHUSDT"),
+            ("binanceus", "BTC-USD", "BTCUSD")} <= pairs
+    error = log.wait_for("status", exchange="binanceus", pair="ETH-USDT", state="error")
+    assert error["detail"] == "ETH-USDT is not listed on binanceus; did you mean ETH-USD?"
+
+    # the REST snapshot (24hr ticker) fills the page before any stream data
+    state = simulator.control("binanceus/market", pair="BTC-USD")["state"]
+    seeded = log.wait_for("ticker", exchange="binanceus", pair="BTC-USD")
+    assert {key: seeded[key] for key in ("symbol", "bid", "ask", "last", "volume_24h",
+                                         "open_24h", "high_24h", "low_24h")} == {
+        "symbol": "BTCUSD", "bid": padded(state["bid"]), "ask": padded(state["ask"]),
+        "last": padded(state["last"]), "volume_24h": padded(state["volume_24h"]),
+        "open_24h": padded(state["open_24h"]), "high_24h": padded(state["high_24h"]),
+        "low_24h": padded(state["low_24h"])}
+
+    # a bookTicker sets bid and ask, a trade the last price; the taker's side is shown
+    log.wait_for("ticker", exchange="binance", pair="BTC-USDT")  # the REST snapshot's
+    simulator.control("binance/ticker", pair="BTC-USDT", bid="43000.1", ask="43000.2",
+                      bid_size="1.5", ask_size="0.00012")
+    ticker = log.wait_for("ticker", exchange="binance", pair="BTC-USDT", bid="43000.10000000")
+    assert (ticker["ask"], ticker["bid_size"], ticker["ask_size"], ticker["symbol"]) == (
+        "43000.20000000", "1.50000000", "0.00012000", "BTCUSDT")
+    trade_id = simulator.control("binance/trade", pair="BTC-USDT", price="43000.1",
+                                 amount="0.25", side="sell")["trade_id"]
+    trade = log.wait_for("trade", exchange="binance", id=str(trade_id))
+    assert {key: trade[key] for key in ("pair", "symbol", "price", "amount", "side")} == {
+        "pair": "BTC-USDT", "symbol": "BTCUSDT", "price": "43000.10000000",
+        "amount": "0.25000000", "side": "sell"}
+    ticker = log.wait_for("ticker", exchange="binance", pair="BTC-USDT", last="43000.10000000")
+    assert (ticker["bid"], ticker["ask"]) == ("43000.10000000", "43000.20000000")
+    log.wait_for("status", exchange="binance", pair="BTC-USDT", state="live")
+
+    # a dropped connection: reconnecting, then live again, subscribed anew
+    simulator.control("binance/drop")
+    status = log.wait_for("status", exchange="binance", pair=None, state="reconnecting")
+    assert "retrying in" in status["detail"]
+    live = len(log.of("status", exchange="binance", pair=None, state="live"))
+    wait_until(lambda: len(log.of("status", exchange="binance", pair=None, state="live")) > live,
+               message="live again")
+    wait_until(lambda: subscribed(simulator, "binance", "BTC-USDT"), message="resubscribed")
+    simulator.control("binance/trade", pair="BTC-USDT", price="43001", amount="1", side="buy")
+    trade = log.wait_for("trade", exchange="binance", price="43001.00000000")
+    assert trade["side"] == "buy"
+    feed = server.health()["feeds"]["binance"]
+    assert (feed["reconnects"], feed["malformed"]) == (1, 0)
+    assert [connection["pings"] for connection in feed["connections"]] == [0]  # none to send
+
+
+def test_refusals_taker_side_and_server_shutdown(simulator, start_server, socket_client):
+    for exchange in ("binance", "binanceus"):  # BTC-USD streams by itself; FOO-USD can't
+        simulator.control(f"{exchange}/rate", value=4)
+    server = start_server({
+        "EXCHANGES": "binance,binanceus",
+        "BINANCE_PAIRS": "BTC-USDT,BTC-USD",
+        "BINANCEUS_PAIRS": "BTC-USD,FOO-USD",
+        "FEED_TIMEOUT": "3",
+        "BINANCE_WS_URL": simulator.ws_url("binance"),
+        "BINANCE_REST_URL": simulator.http + "/binance",
+        "BINANCEUS_WS_URL": simulator.ws_url("binanceus"),  # no REST: no instrument check
+    })
+    log = socket_client(server)
+    error = log.wait_for("status", exchange="binance", pair="BTC-USD", state="error")
+    assert error["detail"] == "BTC-USD is not listed on binance; did you mean BTC-USDT?"
+
+    # Binance.US acks FOO-USD and then says nothing: the ack timeout (FEED_TIMEOUT) reports it
+    error = log.wait_for("status", exchange="binanceus", pair="FOO-USD", state="error")
+    assert error["detail"] == "no data for FOO-USD after 3 s: is it listed on binanceus?"
+    log.wait_for("status", exchange="binanceus", pair="BTC-USD", state="live")
+
+    # random trades: the side shown is the taker's, as the venue's own REST trades say
+    wait_until(lambda: len(log.of("trade", exchange="binanceus", pair="BTC-USD")) >= 4,
+               message="four random trades")
+    rows = get_json(simulator.http + "/binanceus/api/v3/trades?symbol=BTCUSD&limit=1000")
+    by_id = {str(row["id"]): row for row in rows}
+    shown = [trade for trade in log.of("trade", exchange="binanceus") if trade["id"] in by_id]
+    assert len(shown) >= 4
+    for trade in shown:
+        row = by_id[trade["id"]]
+        assert trade["side"] == ("sell" if row["isBuyerMaker"] else "buy")
+        assert (trade["price"], trade["amount"]) == (row["price"], row["qty"])
+
+    # serverShutdown: a new connection at once
+    simulator.control("binanceus/shutdown", close_after=5)
+    status = log.wait_for("status", exchange="binanceus", pair=None, state="reconnecting")
+    assert "serverShutdown" in status["detail"]
+    wait_until(lambda: server.health()["feeds"]["binanceus"]["state"] == "live",
+               message="binanceus live again")
+    assert server.health()["feeds"]["binance"]["state"] == "live"
