@@ -30,7 +30,7 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from . import rest
@@ -40,9 +40,12 @@ from .parsing import (
     JSON_INT,
     JSON_NUMBER,
     MalformedFrame,
-    decimal,
     decode,
-    optional_decimal,
+    market_number,
+    market_time,
+    optional_size,
+    optional_statistic,
+    price,
     reads_frame,
 )
 from .records import (
@@ -122,44 +125,65 @@ def parse_ticker(values: list[Any], channel: Channel, received_at: datetime) -> 
     """Read a ticker update (ws-public-ticker); it carries no time, so it gets ``received_at``.
 
     ``[232950,[278200,1.7023900800000002,282030,2.2626931299999997,-66440,-0.1903,282780,...],3]``
+    """
+    return _ticker(channel, received_at, values[_BID], values[_BID_SIZE], values[_ASK],
+                   values[_ASK_SIZE], values[_DAILY_CHANGE], values[_LAST_PRICE],
+                   values[_VOLUME], values[_HIGH], values[_LOW])
+
+
+def _ticker(channel: Channel, received_at: datetime, bid: Any, bid_size: Any, ask: Any,
+            ask_size: Any, change: Any, last: Any, volume: Any, high: Any, low: Any) -> Ticker:
+    """The ticker of these fields, as JSON numbers decoded or ``Decimal``s read from the text.
 
     DAILY_CHANGE is "the amount that the last price has changed since yesterday", so the price
-    24 hours ago, ``open_24h``, is LAST_PRICE minus DAILY_CHANGE.
+    24 hours ago, ``open_24h``, is LAST_PRICE minus DAILY_CHANGE. A statistic of 0 or below
+    (HIGH and LOW of a pair that hasn't traded for a day) is unknown, not a price.
     """
-    last = decimal(values[_LAST_PRICE])
-    change = optional_decimal(values[_DAILY_CHANGE])
-    return Ticker(NAME, channel.pair, channel.symbol, received_at, decimal(values[_BID]),
-                  decimal(values[_ASK]), last,
-                  optional_decimal(values[_BID_SIZE]), optional_decimal(values[_ASK_SIZE]),
-                  optional_decimal(values[_VOLUME]),
-                  None if change is None else last - change,
-                  optional_decimal(values[_HIGH]), optional_decimal(values[_LOW]))
+    last_price = price(last, "LAST_PRICE")
+    opened = None if change is None else last_price - market_number(change, "DAILY_CHANGE")
+    return Ticker(NAME, channel.pair, channel.symbol, received_at, price(bid, "BID"),
+                  price(ask, "ASK"), last_price, optional_size(bid_size, "BID_SIZE"),
+                  optional_size(ask_size, "ASK_SIZE"), optional_size(volume, "VOLUME"),
+                  optional_statistic(opened, "open"), optional_statistic(high, "HIGH"),
+                  optional_statistic(low, "LOW"))
 
 
 @reads_frame
-def parse_trade(values: list[Any], channel: Channel) -> Trade:
+def parse_trade(values: list[Any], channel: Channel, received_at: datetime) -> Trade:
     """Read one ``[ID, MTS, AMOUNT, PRICE]`` (ws-public-trades); AMOUNT's sign is the taker's side.
 
     ``[17470,"te",[401597395,1574694478808,0.005,7245.3]]``
     """
-    trade_id, mts, amount, price = values[0], values[1], decimal(values[2]), decimal(values[3])
+    trade_id, mts = values[0], values[1]
     if not _is_int(trade_id):
         raise MalformedFrame(f"not a trade id: {trade_id!r}")
-    if not (_is_int(mts) and 0 <= mts < _MTS_END):
+    if not _is_int(mts):
         raise MalformedFrame(f"not a time in ms: {mts!r}")
-    if amount == 0:
+    return _trade(channel, received_at, str(trade_id), mts, values[2], values[3])
+
+
+def _trade(channel: Channel, received_at: datetime, trade_id: str, mts: int, amount: Any,
+           trade_price: Any) -> Trade:
+    """The trade of these fields, as JSON numbers decoded or ``Decimal``s read from the text."""
+    signed = market_number(amount, "AMOUNT")
+    if signed == 0:
         raise MalformedFrame("trade amount is zero: no taker side")
-    return Trade(NAME, channel.pair, channel.symbol, time_from_ms(mts), str(trade_id), price,
-                 amount.copy_abs(), Side.BUY if amount > 0 else Side.SELL)
+    if not 0 <= mts < _MTS_END:
+        raise MalformedFrame(f"not a time in ms: {mts!r}")
+    return Trade(NAME, channel.pair, channel.symbol,
+                 market_time(time_from_ms(mts), mts, received_at), trade_id,
+                 price(trade_price, "PRICE"), signed.copy_abs(),
+                 Side.BUY if signed > 0 else Side.SELL)
 
 
 @reads_frame
-def parse_trades_snapshot(rows: list[Any], channel: Channel) -> list[Record]:
+def parse_trades_snapshot(rows: list[Any], channel: Channel,
+                          received_at: datetime) -> list[Record]:
     """Read the recent trades sent on subscribe: newest first on the wire, returned oldest first.
 
     ``[232962,[[670155031,1618677442819,-0.00023057,60410],[670154206,...],...],10]``
     """
-    return [parse_trade(row, channel) for row in reversed(rows)]
+    return [parse_trade(row, channel, received_at) for row in reversed(rows)]
 
 
 @reads_frame
@@ -184,7 +208,7 @@ def parse_rest_trades(rows: list[Any], feed: Feed, received_at: datetime) -> lis
     """
     if not isinstance(rows, list):
         raise MalformedFrame(f"trades are not a list: {type(rows).__name__}")
-    return parse_trades_snapshot(rows, Channel("trades", feed.symbol, feed.pair))
+    return parse_trades_snapshot(rows, Channel("trades", feed.symbol, feed.pair), received_at)
 
 
 def read_stream_frame(frame: str, channels: Mapping[str, Channel],
@@ -209,7 +233,7 @@ def read_stream_frame(frame: str, channels: Mapping[str, Channel],
         return None
     if match["bid"] is not None:
         return _ticker_update(match, channel, received_at)
-    return _trade_update(match, channel)
+    return _trade_update(match, channel, received_at)
 
 
 def _ticker_update(match: re.Match[str], channel: Channel,
@@ -217,39 +241,31 @@ def _ticker_update(match: re.Match[str], channel: Channel,
     """``parse_ticker`` of a ``_STREAM_FRAME`` ticker match, if it came on a ticker channel."""
     if channel.name != "ticker":
         return None
-    bid, bid_size, ask, ask_size, change, last, volume, high, low = match.group(
-        "bid", "bid_size", "ask", "ask_size", "change", "last", "volume", "high", "low")
     try:
-        last_price = Decimal(last)
-        return [Ticker(NAME, channel.pair, channel.symbol, received_at, Decimal(bid),
-                       Decimal(ask), last_price, Decimal(bid_size), Decimal(ask_size),
-                       Decimal(volume), last_price - Decimal(change), Decimal(high),
-                       Decimal(low))]
-    except ArithmeticError:  # an exponent beyond what Decimal holds: the general path refuses it
+        return [_ticker(channel, received_at, *map(Decimal, match.group(
+            "bid", "bid_size", "ask", "ask_size", "change", "last", "volume", "high", "low")))]
+    except (MalformedFrame, ArithmeticError):  # the general path says why
         return None
 
 
-def _trade_update(match: re.Match[str], channel: Channel) -> list[Record] | None:
+def _trade_update(match: re.Match[str], channel: Channel,
+                  received_at: datetime) -> list[Record] | None:
     """``parse_trade`` of a ``_STREAM_FRAME`` trade match, if it came on a trades channel."""
-    mts = int(match["mts"])
-    if channel.name != "trades" or mts >= _MTS_END:
+    if channel.name != "trades":
         return None
     try:
-        amount, price = Decimal(match["amount"]), Decimal(match["price"])
-    except InvalidOperation:
+        return [_trade(channel, received_at, match["id"], int(match["mts"]),
+                       Decimal(match["amount"]), Decimal(match["price"]))]
+    except (MalformedFrame, ArithmeticError):  # the general path says why
         return None
-    if amount == 0:  # no taker side: the general path says so
-        return None
-    return [Trade(NAME, channel.pair, channel.symbol, time_from_ms(mts), match["id"], price,
-                  amount.copy_abs(), Side.BUY if amount > 0 else Side.SELL)]
 
 
 # What each message on a channel becomes, by (channel, message type); "data" is ``[chanId, [...]]``.
 _CHANNEL_PARSERS: dict[tuple[str, str], Callable[[list[Any], Channel, datetime], list[Record]]] = {
     ("ticker", "data"): lambda frame, channel, at: [parse_ticker(frame[1], channel, at)],
-    ("trades", "data"): lambda frame, channel, at: parse_trades_snapshot(frame[1], channel),
-    ("trades", "te"): lambda frame, channel, at: [parse_trade(frame[2], channel)],
-    ("trades", "tu"): lambda frame, channel, at: [parse_trade(frame[2], channel)],
+    ("trades", "data"): lambda frame, channel, at: parse_trades_snapshot(frame[1], channel, at),
+    ("trades", "te"): lambda frame, channel, at: [parse_trade(frame[2], channel, at)],
+    ("trades", "tu"): lambda frame, channel, at: [parse_trade(frame[2], channel, at)],
     ("trades", "fte"): lambda frame, channel, at: [],  # funding trades: not a market we show
     ("trades", "ftu"): lambda frame, channel, at: [],
 }

@@ -44,12 +44,15 @@ from .pairs import PairError
 from .parsing import (
     InexactNumber,
     MalformedFrame,
-    decimal,
     decode,
     decode_fast,
     exact,
-    optional_decimal,
+    market_number,
+    market_time,
+    optional_size,
+    optional_statistic,
     parse_iso_time,
+    price,
     reads_frame,
 )
 from .records import FeedState, Record, Side, Status, Ticker, Trade
@@ -87,16 +90,16 @@ def parse_ticker(message: dict[str, Any], feeds: Mapping[str, str],
     if pair is None:
         return []
     at = message.get("time")
-    time = received_at if at is None else parse_iso_time(at)
-    last = decimal(message["price"])
-    ticker = Ticker(NAME, pair, symbol, time, decimal(message["best_bid"]),
-                    decimal(message["best_ask"]), last,
-                    optional_decimal(message.get("best_bid_size")),
-                    optional_decimal(message.get("best_ask_size")),
-                    optional_decimal(message.get("volume_24h")),
-                    optional_decimal(message.get("open_24h")),
-                    optional_decimal(message.get("high_24h")),
-                    optional_decimal(message.get("low_24h")))
+    time = received_at if at is None else _time(at, received_at)
+    last = price(message["price"])
+    ticker = Ticker(NAME, pair, symbol, time, price(message["best_bid"], "best_bid"),
+                    price(message["best_ask"], "best_ask"), last,
+                    optional_size(message.get("best_bid_size"), "best_bid_size"),
+                    optional_size(message.get("best_ask_size"), "best_ask_size"),
+                    optional_size(message.get("volume_24h"), "volume_24h"),
+                    optional_statistic(message.get("open_24h"), "open_24h"),
+                    optional_statistic(message.get("high_24h"), "high_24h"),
+                    optional_statistic(message.get("low_24h"), "low_24h"))
     trade_id, size, side = message.get("trade_id"), message.get("last_size"), message.get("side")
     if trade_id is None or size is None or side is None or at is None:
         return [ticker]
@@ -115,8 +118,8 @@ def parse_match(message: dict[str, Any], feeds: Mapping[str, str],
     pair = feeds.get(symbol)
     if pair is None:
         return []
-    return [_trade(pair, symbol, parse_iso_time(message["time"]), message["trade_id"],
-                   decimal(message["price"]), message["size"], _TAKER_SIDE[message["side"]])]
+    return [_trade(pair, symbol, _time(message["time"], received_at), message["trade_id"],
+                   price(message["price"]), message["size"], _TAKER_SIDE[message["side"]])]
 
 
 @reads_frame
@@ -129,9 +132,10 @@ def parse_rest_ticker(body: dict[str, Any], feed: Feed, received_at: datetime) -
     ``time`` is the last trade's, as in the websocket ticker. The answer names no side, so its
     trade can't be a ``Trade``: the trades endpoint brings it.
     """
-    return [Ticker(NAME, feed.pair, feed.symbol, parse_iso_time(body["time"]),
-                   bid=decimal(body["bid"]), ask=decimal(body["ask"]),
-                   last=decimal(body["price"]), volume_24h=optional_decimal(body.get("volume")))]
+    return [Ticker(NAME, feed.pair, feed.symbol, _time(body["time"], received_at),
+                   bid=price(body["bid"], "bid"), ask=price(body["ask"], "ask"),
+                   last=price(body["price"]),
+                   volume_24h=optional_size(body.get("volume"), "volume"))]
 
 
 @reads_frame
@@ -149,8 +153,8 @@ def parse_rest_trades(rows: list[dict[str, Any]], feed: Feed,
     """
     if not isinstance(rows, list):
         raise MalformedFrame(f"trades are not a list: {type(rows).__name__}")
-    return [_trade(feed.pair, feed.symbol, parse_iso_time(row["time"]), row["trade_id"],
-                   decimal(row["price"]), row["size"], _TAKER_SIDE[row["side"]])
+    return [_trade(feed.pair, feed.symbol, _time(row["time"], received_at), row["trade_id"],
+                   price(row["price"]), row["size"], _TAKER_SIDE[row["side"]])
             for row in reversed(rows)]
 
 
@@ -310,13 +314,18 @@ class Coinbase(ExchangeListener):
                             parse_rest_trades)]
 
 
-def _trade(pair: str, symbol: str, time: datetime, trade_id: Any, price: Decimal, size: Any,
-           side: Side) -> Trade:
+def _trade(pair: str, symbol: str, time: datetime, trade_id: Any, trade_price: Decimal,
+           size: Any, side: Side) -> Trade:
     """The trade a ticker, match or REST trade reports; all spell id, price and time alike."""
-    amount = decimal(size)
+    amount = market_number(size, "size")
     if amount <= 0:
         raise MalformedFrame(f"trade size is not positive: {size!r}")
-    return Trade(NAME, pair, symbol, time, _trade_id(trade_id), price, amount, side)
+    return Trade(NAME, pair, symbol, time, _trade_id(trade_id), trade_price, amount, side)
+
+
+def _time(text: str, received_at: datetime) -> datetime:
+    """``time``: ISO-8601 UTC, within the window of a sane clock."""
+    return market_time(parse_iso_time(text), text, received_at)
 
 
 def _trade_id(value: Any) -> str:

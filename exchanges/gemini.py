@@ -64,7 +64,7 @@ import itertools
 import json
 import re
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -73,10 +73,11 @@ from .pairs import PairError, split_pair
 from .parsing import (
     InexactNumber,
     MalformedFrame,
-    decimal,
     decode,
     decode_fast,
     exact,
+    market_number,
+    market_time,
     reads_frame,
 )
 from .records import (
@@ -100,10 +101,6 @@ OK = 200
 _RETRIED_CODES = {-1000, -1003}  # internal error, rate limit exceeded (message-format.md)
 _RETRY_FIRST = timedelta(seconds=2)
 _RETRY_CAP = timedelta(seconds=60)
-# prices and sizes beyond 1e-30 .. 1e30, or of more than 40 digits, are no market's
-_MAX_EXPONENT, _MAX_DIGITS = 30, 40
-_EARLIEST = datetime(2009, 1, 3, tzinfo=UTC)  # the first bitcoin block: no trade is older
-_FUTURE = timedelta(days=1)  # a time this far past the receive time is no clock's
 
 _CODE = re.compile(r"[A-Z0-9]+")
 # a stream name in an error's text: "Invalid stream name: btcxyz@bookTicker" -> btcxyz
@@ -453,7 +450,7 @@ def _price(value: Any) -> Decimal | None:
     """A price, or None when absent, empty (``""``) or zero."""
     if value is None or value == "":
         return None
-    price = _sane(decimal(value), "price")
+    price = market_number(value, "price")
     if price < 0:
         raise MalformedFrame(f"negative price: {value!r}")
     return price or None
@@ -463,48 +460,34 @@ def _size(value: Any) -> Decimal | None:
     """A size or volume, or None when absent or empty."""
     if value is None or value == "":
         return None
-    size = _sane(decimal(value), "size")
+    size = market_number(value, "size")
     if size < 0:
         raise MalformedFrame(f"negative size: {value!r}")
     return size
-
-
-def _sane(number: Decimal, what: str) -> Decimal:
-    """``number`` unless it is no market's: beyond 1e-30 .. 1e30, or more than 40 digits."""
-    if number and not (-_MAX_EXPONENT <= number.adjusted() <= _MAX_EXPONENT
-                       and len(number.as_tuple().digits) <= _MAX_DIGITS):
-        raise MalformedFrame(f"{what} is no market's number: {number}")
-    return number
 
 
 def _event_time(value: Any, received_at: datetime) -> datetime:
     """``E``: epoch nanoseconds, a JSON integer."""
     if type(exact(value)) is not int:
         raise MalformedFrame(f"'E' is not a time in nanoseconds: {value!r}")
-    return _in_window(time_from_ns(value), value, received_at)
+    return market_time(time_from_ns(value), value, received_at)
 
 
 def _ms_time(value: Any, received_at: datetime) -> datetime:
     """A REST ``timestampms`` or ``volume.timestamp``: epoch milliseconds, a JSON integer."""
     if type(exact(value)) is not int:
         raise MalformedFrame(f"not a time in milliseconds: {value!r}")
-    return _in_window(time_from_ms(value), value, received_at)
+    return market_time(time_from_ms(value), value, received_at)
 
-
-def _in_window(moment: datetime, value: Any, received_at: datetime) -> datetime:
-    """A time between the first bitcoin block and a day after the frame came."""
-    if not _EARLIEST <= moment <= received_at + _FUTURE:
-        raise MalformedFrame(f"time out of range: {value!r}")
-    return moment
 
 
 def _trade(pair: str, symbol: str, time: datetime, trade_id: Any, price: Any, size: Any,
            side: Side) -> Trade:
     """The trade a stream event or a REST row reports; both spell id, price and size alike."""
-    amount = _sane(decimal(size), "trade size")
+    amount = market_number(size, "trade size")
     if amount <= 0:
         raise MalformedFrame(f"trade size is not positive: {size!r}")
-    value = _sane(decimal(price), "trade price")
+    value = market_number(price, "trade price")
     if value <= 0:
         raise MalformedFrame(f"trade price is not positive: {price!r}")
     return Trade(NAME, pair, symbol, time, _trade_id(trade_id), value, amount, side)

@@ -67,7 +67,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Mapping, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -84,9 +84,10 @@ from .pairs import PairError
 from .parsing import (
     InexactNumber,
     MalformedFrame,
-    decimal,
     decode,
     decode_fast,
+    market_number,
+    market_time,
     reads_frame,
 )
 from .records import FeedState, Quote, Record, Side, Status, Ticker, Trade, time_from_ms
@@ -109,10 +110,6 @@ _REQUEST_ID_MAX = 32  # "alphanumerics ... of up to 32 characters"
 _WS_TRY_LATER = {"60014", "64007"}
 # REST codes that mean "busy, try later" (Error Code > REST API > Public): not a refusal
 _REST_BUSY = {"50001", "50004", "50011", "50013", "50026"}
-# prices and sizes beyond 1e-30 .. 1e30, or of more than 40 digits, are no market's
-_MAX_EXPONENT, _MAX_DIGITS = 30, 40
-_EARLIEST = datetime(2009, 1, 3, tzinfo=UTC)  # the first bitcoin block: no trade is older
-_FUTURE = timedelta(days=1)  # a ts this far past the receive time is no clock's
 # ticker fields: (record field, OKX field); bid, ask and last make it complete
 _TICKER_FIELDS = (("bid", "bidPx"), ("ask", "askPx"), ("last", "last"), ("bid_size", "bidSz"),
                   ("ask_size", "askSz"), ("volume_24h", "vol24h"), ("open_24h", "open24h"),
@@ -325,24 +322,16 @@ def _price_or_size(value: Any, name: str) -> Decimal | None:
     (no such price); a negative or absurd number is malformed."""
     if value is None or value == "":
         return None
-    number = _sane(decimal(value), name)
+    number = market_number(value, name)
     if number < 0:
         raise MalformedFrame(f"{name} is negative: {value!r}")
     return None if number == 0 and name in _PRICES else number
 
 
 def _positive(value: Any, what: str) -> Decimal:
-    number = _sane(decimal(value), what)
+    number = market_number(value, what)
     if number <= 0:
         raise MalformedFrame(f"{what} is not positive: {value!r}")
-    return number
-
-
-def _sane(number: Decimal, what: str) -> Decimal:
-    """``number`` unless it is no market's: beyond 1e-30 .. 1e30, or more than 40 digits."""
-    if number and not (-_MAX_EXPONENT <= number.adjusted() <= _MAX_EXPONENT
-                       and len(number.as_tuple().digits) <= _MAX_DIGITS):
-        raise MalformedFrame(f"{what} is no market's number: {number}")
     return number
 
 
@@ -351,10 +340,7 @@ def _ms_time(value: Any, received_at: datetime) -> datetime:
     the first bitcoin block and a day after the frame came."""
     if not ((type(value) is str and _MILLIS.fullmatch(value)) or type(value) is int):
         raise MalformedFrame(f"not a time in ms: {value!r}")
-    moment = time_from_ms(int(value))
-    if not _EARLIEST <= moment <= received_at + _FUTURE:
-        raise MalformedFrame(f"time out of range: {value!r}")
-    return moment
+    return market_time(time_from_ms(int(value)), value, received_at)
 
 
 _CHANNEL_PARSERS: dict[str, Parser] = {"tickers": parse_tickers, "trades": parse_trades}

@@ -28,7 +28,7 @@ import functools
 import json
 import math
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any, ParamSpec, TypeVar
 
@@ -115,6 +115,66 @@ def decimal(value: Any) -> Decimal:
     if isinstance(value, float) and math.isfinite(value):  # NaN from ``decode`` is no number
         raise InexactNumber(f"a float where an exact number belongs: {value!r}")
     raise MalformedFrame(f"not a decimal number: {value!r}")
+
+
+# Bounds of what any market quotes: a price or amount beyond 1e-30 .. 1e30, or of more than 40
+# significant digits, is a corrupt frame (and would print with an exponent or a million digits);
+# a time before the first bitcoin block, or a day past the frame's arrival, is no trade's.
+MAX_ADJUSTED_EXPONENT, MAX_DIGITS = 30, 40
+EARLIEST_TIME = datetime(2009, 1, 3, tzinfo=UTC)
+LATEST_AHEAD = timedelta(days=1)
+
+
+def market_number(value: Any, what: str) -> Decimal:
+    """``decimal(value)``, refused as ``MalformedFrame`` when it is no market's number."""
+    number = decimal(value)
+    if number and not (-MAX_ADJUSTED_EXPONENT <= number.adjusted() <= MAX_ADJUSTED_EXPONENT
+                       and len(number.as_tuple().digits) <= MAX_DIGITS):
+        raise MalformedFrame(f"{what} is no market's number: {number}")
+    return number
+
+
+def price(value: Any, what: str = "price") -> Decimal:
+    """A price, or a trade's amount: a market number above zero (``MalformedFrame`` otherwise)."""
+    number = market_number(value, what)
+    if number <= 0:
+        raise MalformedFrame(f"{what} is not positive: {value!r}")
+    return number
+
+
+def size(value: Any, what: str = "size") -> Decimal:
+    """An amount or a volume: a market number, zero or more (``MalformedFrame`` otherwise)."""
+    number = market_number(value, what)
+    if number < 0:
+        raise MalformedFrame(f"{what} is negative: {value!r}")
+    return number
+
+
+def optional_size(value: Any, what: str = "size") -> Decimal | None:
+    """``size(value)``, or None for a field sent as null or not at all."""
+    return None if value is None else size(value, what)
+
+
+def optional_price(value: Any, what: str = "price") -> Decimal | None:
+    """``price(value)``, or None for a field sent as null or not at all."""
+    return None if value is None else price(value, what)
+
+
+def optional_statistic(value: Any, what: str = "statistic") -> Decimal | None:
+    """A 24 h open, high or low: a price, or None when sent as null, not at all, or as 0 or
+    below (what exchanges send for a pair that hasn't traded for a day)."""
+    if value is None:
+        return None
+    number = market_number(value, what)
+    return number if number > 0 else None
+
+
+def market_time(moment: datetime, value: Any, received_at: datetime) -> datetime:
+    """``moment`` (read from ``value``), refused unless between the first bitcoin block and a
+    day after the frame was received."""
+    if not EARLIEST_TIME <= moment <= received_at + LATEST_AHEAD:
+        raise MalformedFrame(f"time out of range: {value!r}")
+    return moment
 
 
 def optional_decimal(value: Any) -> Decimal | None:

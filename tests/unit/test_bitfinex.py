@@ -485,6 +485,6 @@ def test_numbers_read_from_the_text_keep_their_digits(session: BitfinexSession) 
     assert ticker.to_json() | {"time": None} == {
         "exchange": "bitfinex", "pair": "DOG-USD", "symbol": "tDOGUSD", "time": None,
         "bid": "277530", "ask": "282030", "last": "282780", "bid_size": "1.7954053099999998",
-        "ask_size": "-0.0", "volume_24h": "0.00000001", "open_24h": "282780", "high_24h": "0",
-        "low_24h": "0",
+        "ask_size": "-0.0", "volume_24h": "0.00000001", "open_24h": "282780",
+        "high_24h": None, "low_24h": None,  # 0: a pair that hasn't traded for a day
     }
