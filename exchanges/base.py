@@ -398,6 +398,7 @@ class ExchangeListener:
         # feeds we stream, in the configured order; a pair the exchange rejects or doesn't list
         # is removed until restart
         self._feeds: dict[str, Feed] = {}
+        self._rejected: dict[str, tuple[Feed, str]] = {}  # pair -> (its feed, why)
         self._connections: list[Connection] = []
         self._state: FeedState | None = None
         self._state_detail = ""
@@ -623,7 +624,7 @@ class ExchangeListener:
         """Stop streaming ``pair`` until restart and show why; the others go on."""
         log.error("%s exchange=%s pair=%s reason=%s", what, self.name, pair, reason)
         self.errors += 1
-        del self._feeds[pair]
+        self._rejected[pair] = (self._feeds.pop(pair), reason)
         self._publish_status(pair, FeedState.ERROR, reason)
         if not self._feeds:
             self._update_exchange_state()
@@ -653,12 +654,20 @@ class ExchangeListener:
             return
         pairs = set(listed.values())
         for feed in list(self._feeds.values()):
-            if feed.symbol in listed or self._stopped:
-                continue
-            reason = f"{feed.pair} is not listed on {self.name}"
-            other = suggestion(feed.pair, pairs)
-            self._reject(feed.pair, f"{reason}; did you mean {other}?" if other else reason,
-                         "pair not listed")
+            if feed.symbol not in listed and not self._stopped:
+                self._reject(feed.pair, self._not_listed(feed.pair, pairs), "pair not listed")
+        # the websocket may have refused a pair before the list came: say what it lacks
+        for pair, (feed, refusal) in list(self._rejected.items()):
+            if feed.symbol not in listed and "not listed" not in refusal:
+                detail = f"{self._not_listed(pair, pairs)} ({self.name} said: {refusal})"
+                self._rejected[pair] = (feed, detail)
+                self._publish_status(pair, FeedState.ERROR, detail)
+
+    def _not_listed(self, pair: str, listed: set[str]) -> str:
+        """``BTC-USD is not listed on binance; did you mean BTC-USDT?``"""
+        other = suggestion(pair, listed)
+        reason = f"{pair} is not listed on {self.name}"
+        return f"{reason}; did you mean {other}?" if other else reason
 
     def _publish_snapshot(self) -> None:
         """Publish the REST snapshot of every feed; never raise.

@@ -34,7 +34,14 @@ from decimal import Decimal
 from typing import Any
 
 from . import rest
-from .base import ExchangeListener, Feed, ReconnectRequested, RestRequest, Session
+from .base import (
+    ExchangeListener,
+    Feed,
+    InstrumentsRequest,
+    ReconnectRequested,
+    RestRequest,
+    Session,
+)
 from .pairs import PairError, split_pair
 from .parsing import (
     JSON_INT,
@@ -64,6 +71,7 @@ CHANNELS = ("ticker", "trades")
 # Bitfinex's own spelling of common currency codes (the reverse of ccxt bitfinex commonCurrencies)
 _NATIVE_CODES = {"USDT": "UST", "USDC": "UDC", "TUSD": "TSD", "BCH": "BCHN"}
 _NATIVE_CODE = re.compile(r"[A-Z0-9]+")
+_OUR_CODES = {native: ours for ours, native in _NATIVE_CODES.items()}
 
 # info codes (ws-general "Info Codes"); the docs say to rely on the code, never on ``msg``
 _RECONNECT_INFO = {
@@ -209,6 +217,23 @@ def parse_rest_trades(rows: list[Any], feed: Feed, received_at: datetime) -> lis
     if not isinstance(rows, list):
         raise MalformedFrame(f"trades are not a list: {type(rows).__name__}")
     return parse_trades_snapshot(rows, Channel("trades", feed.symbol, feed.pair), received_at)
+
+
+@reads_frame
+def parse_pair_list(body: list[Any]) -> dict[str, str]:
+    """Read ``GET /v2/conf/pub:list:pair:exchange`` (ws-general "Symbols"): the pairs that trade.
+
+    ``[["AAABBB","AAVE:USD","BTCUSD","BTCUST","DOGE:USD",...]]``, symbols without their ``t``:
+    returned as {``tBTCUSD``: ``BTC-USD``}, Bitfinex's spellings turned back into ours.
+    """
+    (names,) = body
+    listed = {}
+    for name in names:
+        base, _, quote = name.partition(":") if ":" in name else (name[:3], "", name[3:])
+        if not (_NATIVE_CODE.fullmatch(base) and _NATIVE_CODE.fullmatch(quote)):
+            raise MalformedFrame(f"not a pair: {name!r}")
+        listed[f"t{name}"] = f"{_OUR_CODES.get(base, base)}-{_OUR_CODES.get(quote, quote)}"
+    return listed
 
 
 def read_stream_frame(frame: str, channels: Mapping[str, Channel],
@@ -439,6 +464,10 @@ class Bitfinex(ExchangeListener):
 
     def new_session(self, feeds: Mapping[str, str]) -> BitfinexSession:
         return BitfinexSession(feeds)
+
+    def instruments_request(self) -> InstrumentsRequest:
+        """The trading pairs of the exchange (ws-general "Symbols")."""
+        return InstrumentsRequest("/v2/conf/pub:list:pair:exchange", parse_pair_list)
 
     def rest_snapshot_requests(self, symbol: str, trades_limit: int) -> list[RestRequest]:
         """The ticker first: it is what refuses a symbol Bitfinex doesn't list (the trades

@@ -39,7 +39,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from .base import ExchangeListener, Feed, RestRequest, Session
+from .base import ExchangeListener, Feed, InstrumentsRequest, RestRequest, Session
 from .pairs import PairError
 from .parsing import (
     InexactNumber,
@@ -156,6 +156,18 @@ def parse_rest_trades(rows: list[dict[str, Any]], feed: Feed,
     return [_trade(feed.pair, feed.symbol, _time(row["time"], received_at), row["trade_id"],
                    price(row["price"]), row["size"], _TAKER_SIDE[row["side"]])
             for row in reversed(rows)]
+
+
+@reads_frame
+def parse_products(rows: list[dict[str, Any]]) -> dict[str, str]:
+    """Read ``GET /products`` (Get all known trading pairs): the products that trade now.
+
+    ``[{"id":"BTC-USD","base_currency":"BTC","quote_currency":"USD","status":"online",
+    "trading_disabled":false,...},...]``; a product ``delisted`` or with trading disabled is
+    left out. The product id is our pair already.
+    """
+    return {row["id"]: row["id"] for row in rows
+            if row["status"] == "online" and not row.get("trading_disabled")}
 
 
 @reads_frame
@@ -306,6 +318,10 @@ class Coinbase(ExchangeListener):
 
     def new_session(self, feeds: Mapping[str, str]) -> CoinbaseSession:
         return CoinbaseSession(feeds)
+
+    def instruments_request(self) -> InstrumentsRequest:
+        """Get all known trading pairs."""
+        return InstrumentsRequest("/products", parse_products)
 
     def rest_snapshot_requests(self, symbol: str, trades_limit: int) -> list[RestRequest]:
         """Get product ticker, then Get product trades (its first page: at most 1000)."""

@@ -283,9 +283,13 @@ _REST_LIMIT_INVALID = RestReply(500, ["error", 10020, "limit: invalid"])
 
 
 def rest(market: Market, parts: Sequence[str], params: Mapping[str, str]) -> RestReply:
-    """Answer ``GET /v2/ticker/{symbol}`` and ``GET /v2/trades/{symbol}/hist`` (see the module
-    docstring); any other path is a 404."""
+    """Answer ``GET /v2/conf/pub:list:pair:exchange``, ``GET /v2/ticker/{symbol}`` and ``GET
+    /v2/trades/{symbol}/hist`` (see the module docstring); any other path is a 404."""
     match list(parts):
+        case ["v2", "conf", "pub:list:pair:exchange"]:
+            # one list inside a list, pairs without the ``t``: [["BTCUSD","DOGE:USD",...]]
+            return RestReply(200, [[symbol[1:] for symbol, pair in _PAIR_BY_SYMBOL.items()
+                                    if market.knows(pair)]])
         case ["v2", "ticker", symbol]:
             pair = _PAIR_BY_SYMBOL.get(symbol)
             if pair is None:

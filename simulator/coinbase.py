@@ -36,6 +36,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from simulator import wire
+from simulator.catalogue import PRODUCTS, split_pair
 from simulator.market import Market, PairState, Side, Trade
 from simulator.peer import Action, Close, ExchangeSpec, Peer, PeerOptions, RestReply, Send
 
@@ -282,9 +283,11 @@ _REST_NOT_FOUND = RestReply(404, {"message": "NotFound"})
 
 
 def rest(market: Market, parts: Sequence[str], params: Mapping[str, str]) -> RestReply:
-    """Answer ``GET /products/{id}/ticker`` and ``GET /products/{id}/trades`` (see the module
-    docstring); product ids are case-insensitive, any other path is a 404."""
+    """Answer ``GET /products``, ``GET /products/{id}/ticker`` and ``GET /products/{id}/trades``
+    (see the module docstring); product ids are case-insensitive, any other path is a 404."""
     match list(parts):
+        case ["products"]:
+            return RestReply(200, [_rest_product(pair) for pair in PRODUCTS if market.knows(pair)])
         case ["products", product, ("ticker" | "trades") as kind]:
             pair = product.upper()
             if not market.knows(pair):
@@ -298,6 +301,14 @@ def rest(market: Market, parts: Sequence[str], params: Mapping[str, str]) -> Res
                 return RestReply(400, {"message": f"limit must be {least}..{most}"})
             return RestReply(200, [_rest_trade(trade) for trade in state.recent[: int(text)]])
     return _REST_NOT_FOUND
+
+
+def _rest_product(pair: str) -> dict[str, Any]:
+    """One row of Get all known trading pairs (the fields a client reads; the real one has more)."""
+    base, quote = split_pair(pair)
+    return {"id": pair, "base_currency": base, "quote_currency": quote, "display_name": pair,
+            "status": "online", "trading_disabled": False, "cancel_only": False,
+            "post_only": False, "limit_only": False, "auction_mode": False}
 
 
 def _rest_ticker(state: PairState) -> dict[str, Any]:

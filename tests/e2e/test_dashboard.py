@@ -98,6 +98,25 @@ def test_invalid_pairs_are_errors_while_the_others_stream(simulator, server_on_s
     assert "bad pair exchange=bitfinex pair='not a pair!'" in output
 
 
+def test_a_pair_the_instrument_list_lacks_gets_a_suggestion(simulator, start_server,
+                                                            socket_client):
+    server = start_server({
+        "PAIRS": "BTC-USD,BTC-GBP",
+        **{f"{name.upper()}_WS_URL": simulator.ws_url(name) for name in BOTH},
+        **{f"{name.upper()}_REST_URL": f"{simulator.http}/{name}" for name in BOTH},
+    })
+    log = socket_client(server)
+    for exchange in BOTH:  # the simulated venues list BTC against USD, EUR and USDT
+        # the list may come before the websocket's refusal or after it: either way it is named
+        suggested = f"BTC-GBP is not listed on {exchange}; did you mean BTC-EUR?"
+        wait_until(lambda exchange=exchange, suggested=suggested: [
+            status for status in log.of("status", exchange=exchange, pair="BTC-GBP")
+            if status["state"] == "error" and status["detail"].startswith(suggested)])
+        simulator.control(f"{exchange}/trade", pair="BTC-USD", price="41000.5", amount="0.1")
+        log.wait_for("trade", exchange=exchange, pair="BTC-USD", price="41000.5")
+    assert "exchange=bitfinex pair=BTC-GBP" in server.process.output()
+
+
 @pytest.mark.parametrize("exchange", BOTH)
 def test_a_dropped_connection_is_retried_and_the_page_is_told(exchange, simulator,
                                                               server_on_simulator, socket_client):

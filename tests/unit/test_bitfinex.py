@@ -488,3 +488,15 @@ def test_numbers_read_from_the_text_keep_their_digits(session: BitfinexSession) 
         "ask_size": "-0.0", "volume_24h": "0.00000001", "open_24h": "282780",
         "high_24h": None, "low_24h": None,  # 0: a pair that hasn't traded for a day
     }
+
+
+def test_pair_list_is_read_back_into_our_spellings():
+    from exchanges.bitfinex import parse_pair_list
+
+    assert parse_pair_list([["BTCUSD", "BTCUST", "DOGE:USD", "TESTBTC:TESTUSD", "BCHN:USD"]]) == {
+        "tBTCUSD": "BTC-USD", "tBTCUST": "BTC-USDT", "tDOGE:USD": "DOGE-USD",
+        "tTESTBTC:TESTUSD": "TESTBTC-TESTUSD", "tBCHN:USD": "BCH-USD"}
+    with pytest.raises(MalformedFrame):
+        parse_pair_list([["btc/usd"]])
+    with pytest.raises(MalformedFrame):
+        parse_pair_list({"pairs": []})

@@ -459,3 +459,17 @@ def test_reading_a_frame_again_exactly_changes_no_state():
     assert receive(session, ack("ETH-USD", "BTC-USD")) == [
         status("BTC-USD", FeedState.LIVE, "subscribed"),
     ]
+
+
+def test_products_that_trade_are_listed():
+    from exchanges.coinbase import parse_products
+
+    rows = [{"id": "BTC-USD", "base_currency": "BTC", "quote_currency": "USD",
+             "status": "online", "trading_disabled": False},
+            {"id": "OLD-USD", "base_currency": "OLD", "quote_currency": "USD",
+             "status": "delisted", "trading_disabled": True},
+            {"id": "HALT-USD", "base_currency": "HALT", "quote_currency": "USD",
+             "status": "online", "trading_disabled": True}]
+    assert parse_products(rows) == {"BTC-USD": "BTC-USD"}
+    with pytest.raises(MalformedFrame):
+        parse_products([{"id": "BTC-USD"}])
