@@ -3,6 +3,11 @@
 - ``GET /api/tickers`` and ``GET /api/trades``: ``exchange``, ``pair`` (any accepted spelling),
   ``since`` / ``until`` (ISO-8601 or epoch milliseconds; since inclusive, until exclusive),
   ``limit`` (default 500, at most 5000), ``format`` (``json`` or ``csv``). Newest first.
+- ``GET /api/candles``: the same parameters plus ``interval`` (``1m`` default, ``5m``, ``15m``,
+  ``1h``); candles ``{exchange, pair, time, open, high, low, close, volume, trades}`` whose start
+  (``time``) is in [since, until), the newest ``limit`` of them, OLDEST first. ``exchange`` and
+  ``pair`` are optional filters, as for trades: without them every feed's candles come, ordered
+  by time, then exchange and pair.
 - ``GET /api/pairs``: each configured feed with its symbol and current state.
 
 A bad parameter gets HTTP 400 with ``{"error": "<parameter>: <what is wrong>"}``.
@@ -21,6 +26,7 @@ from flask import Blueprint, Response, current_app, jsonify, request
 from flask.typing import ResponseReturnValue
 
 from exchanges.pairs import PairError, parse_pair
+from storage.candles import INTERVALS
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 
@@ -29,6 +35,7 @@ MAX_LIMIT = 5000
 TICKER_COLUMNS = ("time", "exchange", "pair", "symbol", "bid", "ask", "last", "bid_size",
                   "ask_size", "volume_24h", "open_24h", "high_24h", "low_24h")
 TRADE_COLUMNS = ("time", "exchange", "pair", "symbol", "id", "price", "amount", "side")
+CANDLE_COLUMNS = ("time", "exchange", "pair", "open", "high", "low", "close", "volume", "trades")
 
 
 class BadParameter(ValueError):
@@ -105,10 +112,10 @@ def bad_parameter(exc: BadParameter) -> ResponseReturnValue:
     return jsonify(error=str(exc)), 400
 
 
-def _history(kind: str, columns: tuple[str, ...]) -> ResponseReturnValue:
+def _history(kind: str, columns: tuple[str, ...], **options: Any) -> ResponseReturnValue:
     dashboard = current_app.extensions["dashboard"]
     query = parse_query(request.args, dashboard.settings.exchanges)
-    rows = dashboard.store_call(getattr(dashboard.store, kind), **query.filters())
+    rows = dashboard.store_call(getattr(dashboard.store, kind), **options, **query.filters())
     if query.format == "csv":
         return Response(csv_lines(rows, columns), mimetype="text/csv",
                         headers={"Content-Disposition": f"attachment; filename={kind}.csv"})
@@ -125,6 +132,15 @@ def tickers() -> ResponseReturnValue:
 def trades() -> ResponseReturnValue:
     """Stored trades, newest first."""
     return _history("trades", TRADE_COLUMNS)
+
+
+@bp.get("/candles")
+def candles() -> ResponseReturnValue:
+    """Candles of one interval, oldest first (see the module docstring)."""
+    interval = request.args.get("interval") or "1m"
+    if interval not in INTERVALS:
+        raise BadParameter(f"interval: {interval!r} is not one of {', '.join(INTERVALS)}")
+    return _history("candles", CANDLE_COLUMNS, interval=interval)
 
 
 @bp.get("/pairs")

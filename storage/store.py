@@ -1,4 +1,5 @@
-"""The market history on disk: every ticker and trade the hub saw, in SQLite or PostgreSQL.
+"""The market history on disk: every ticker and trade the hub saw, in SQLite or PostgreSQL, and
+the one-minute candles of those trades (``storage.candles``), kept up to date as they are written.
 
 One code path over SQLAlchemy Core serves both databases; the URL picks one
 (``sqlite:///data/market.db``, ``postgresql://user@host/db``). Prices and amounts are stored as
@@ -16,6 +17,7 @@ from any OS thread; the caller logs what a call returned or raised.
 from __future__ import annotations
 
 import os
+from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
@@ -36,8 +38,10 @@ from sqlalchemy import (
     create_engine,
     delete,
     event,
+    func,
     insert,
     inspect,
+    literal_column,
     pool,
     select,
     text,
@@ -49,6 +53,17 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.schema import CreateIndex, CreateTable
 
 from exchanges.records import Ticker, Trade, format_decimal, format_time
+
+from .candles import (
+    MINUTE_MS,
+    Candle,
+    add_trades,
+    aggregate,
+    ceil_to,
+    floor_to,
+    interval_ms,
+    minute_candles,
+)
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 ONE_MS = timedelta(milliseconds=1)
@@ -93,6 +108,32 @@ trades_table = Table(
     Index("ix_trades_feed_time", "exchange", "pair", "time_ms"),
     Index("ix_trades_time", "time_ms"),
 )
+
+# one-minute candles (storage.candles): time_ms is the minute's start (exchange time, UTC);
+# open_ms/open_id and close_ms/close_id name the trades the open and close came from
+candles_table = Table(
+    "candles", metadata,
+    Column("id", _Id, primary_key=True, autoincrement=True),
+    Column("exchange", Text, nullable=False),
+    Column("pair", Text, nullable=False),
+    Column("time_ms", BigInteger, nullable=False),
+    Column("open", Text, nullable=False),
+    Column("high", Text, nullable=False),
+    Column("low", Text, nullable=False),
+    Column("close", Text, nullable=False),
+    Column("volume", Text, nullable=False),
+    Column("trades", BigInteger, nullable=False),
+    Column("open_ms", BigInteger, nullable=False),
+    Column("open_id", Text, nullable=False),
+    Column("close_ms", BigInteger, nullable=False),
+    Column("close_id", Text, nullable=False),
+    UniqueConstraint("exchange", "pair", "time_ms", name="uq_candles_minute"),
+    Index("ix_candles_time", "time_ms"),
+)
+CANDLE_VALUES = ("open", "high", "low", "close", "volume", "trades", "open_ms", "open_id",
+                 "close_ms", "close_id")
+# what a candle needs of a trade (the columns storage.candles.TradeLike names)
+TRADE_FIELDS = ("exchange", "pair", "time_ms", "trade_id", "price", "amount")
 
 
 def to_ms(moment: datetime) -> int:
@@ -201,7 +242,8 @@ class Store:
         """Store a batch in one transaction; returns how many tickers and trades it held.
 
         Anything that is not a ``Ticker`` or a ``Trade`` is skipped. A trade already stored
-        (same exchange, pair and id: a replay after a reconnect) is left as it is.
+        (same exchange, pair and id: a replay after a reconnect) is left as it is. The
+        one-minute candles of the new trades are updated in the same transaction.
         """
         ticker_rows: list[dict[str, Any]] = []
         trade_rows: list[dict[str, Any]] = []
@@ -216,7 +258,9 @@ class Store:
             if ticker_rows:
                 conn.execute(insert(tickers_table), ticker_rows)
             if trade_rows:
+                newest = conn.execute(select(func.max(trades_table.c.id))).scalar()
                 conn.execute(self._insert_trades(conn), trade_rows)
+                _update_candles(conn, _inserted_trades(conn, newest, trade_rows))
         return len(ticker_rows) + len(trade_rows)
 
     def _insert_trades(self, conn: Connection) -> Any:
@@ -226,7 +270,8 @@ class Store:
             index_elements=["exchange", "pair", "trade_id"])
 
     def prune(self, before: datetime, max_batches: int | None = None) -> int:
-        """Delete tickers and trades older than ``before``; returns the number of rows deleted.
+        """Delete tickers and trades older than ``before``, and the candles that ended before
+        it; returns the number of rows deleted.
 
         Works in transactions of at most ``prune_batch`` rows per table, so a large delete never
         holds SQLite's write lock for long. ``max_batches`` stops after that many rounds (the
@@ -241,8 +286,9 @@ class Store:
             while more and (max_batches is None or rounds < max_batches):
                 rounds += 1
                 more = False
-                for table in (tickers_table, trades_table):
-                    oldest = (select(table.c.id).where(table.c.time_ms < cutoff)
+                for table, table_cutoff in ((tickers_table, cutoff), (trades_table, cutoff),
+                                            (candles_table, floor_to(cutoff, MINUTE_MS))):
+                    oldest = (select(table.c.id).where(table.c.time_ms < table_cutoff)
                               .limit(self._prune_batch))
                     with engine.begin() as conn:
                         deleted = conn.execute(delete(table).where(table.c.id.in_(oldest)))
@@ -269,6 +315,104 @@ class Store:
         """Stored trades, newest first, as ``Trade.to_json()`` dicts; filters as ``tickers``."""
         query = _filtered(trades_table, exchange, pair, since, until, limit)
         return [_trade_json(row) for row in self._fetch(query)]
+
+    def candles(self, exchange: str | None = None, pair: str | None = None,
+                interval: str = "1m", since: datetime | None = None,
+                until: datetime | None = None, limit: int | None = 500) -> list[dict[str, Any]]:
+        """Candles of ``interval`` (``1m``, ``5m``, ``15m``, ``1h``), OLDEST first, as
+        ``Candle.to_json()`` dicts: those whose start is at or after ``since`` and before
+        ``until``, sorted by start, then exchange and pair; of them the last ``limit`` (the
+        newest; None: all).
+
+        Intervals start on UTC boundaries; those above a minute are merged from the stored
+        one-minute candles.
+        """
+        step = interval_ms(interval)
+        if limit is not None and limit < 0:
+            raise ValueError(f"limit must be >= 0, got {limit}")
+        table = candles_table
+        where = []
+        if exchange is not None:
+            where.append(table.c.exchange == exchange)
+        if pair is not None:
+            where.append(table.c.pair == pair)
+        # a candle of ``step`` starting at or after ``since`` holds only minutes from
+        # ceil(since) on; one starting before ``until`` only minutes before ceil(until)
+        if since is not None:
+            where.append(table.c.time_ms >= ceil_to(to_ms(since), step))
+        if until is not None:
+            where.append(table.c.time_ms < ceil_to(to_ms(until), step))
+        with self._guard(), self._connect_ready().connect() as conn:
+            if step == MINUTE_MS:
+                query = select(table).where(*where).order_by(
+                    table.c.time_ms.desc(), table.c.exchange.desc(), table.c.pair.desc())
+                rows = conn.execute(query if limit is None else query.limit(limit)).all()
+                minutes = sorted(map(Candle.from_row, rows),
+                                 key=lambda c: (c.start_ms, c.exchange, c.pair))
+                return [candle.to_json() for candle in minutes]
+            wanted = None
+            if limit is not None:
+                # the last ``limit`` (start, exchange, pair) first, then only their minutes
+                start = (table.c.time_ms - table.c.time_ms % literal_column(str(step))
+                         ).label("start")
+                keys = conn.execute(
+                    select(table.c.exchange, table.c.pair, start).where(*where).distinct()
+                    .order_by(start.desc(), table.c.exchange.desc(), table.c.pair.desc())
+                    .limit(limit)
+                ).all()
+                if not keys:
+                    return []
+                wanted = {tuple(key) for key in keys}
+                where.append(table.c.time_ms >= min(key.start for key in keys))
+            rows = conn.execute(select(table).where(*where).order_by(
+                table.c.exchange, table.c.pair, table.c.time_ms)).all()
+        merged = aggregate(map(Candle.from_row, rows), step)
+        return [candle.to_json() for candle in merged
+                if wanted is None or candle.feed_start in wanted]
+
+    def rebuild_candles(self, exchange: str | None = None, pair: str | None = None,
+                        since: datetime | None = None, until: datetime | None = None) -> int:
+        """Make the one-minute candles again from the stored trades; returns how many there are
+        now. Only the feeds and the whole minutes from ``since`` to ``until`` are rebuilt (all
+        by default), one transaction per feed. Gives the same candles ``write`` keeps up to
+        date (tests/storage/test_storage_candles.py holds it); for a database that stored
+        trades before it had candles, or after a repair.
+        """
+        table = candles_table
+        low = None if since is None else floor_to(to_ms(since), MINUTE_MS)
+        high = None if until is None else ceil_to(to_ms(until), MINUTE_MS)
+        total = 0
+        with self._guard():
+            engine = self._connect_ready()
+            with engine.connect() as conn:
+                feeds = sorted(set(_feeds(conn, trades_table)) | set(_feeds(conn, table)))
+            for feed in feeds:
+                if (exchange is not None and feed[0] != exchange) or (
+                        pair is not None and feed[1] != pair):
+                    continue
+                with engine.begin() as conn:
+                    conn.execute(delete(table).where(*_feed_range(table, feed, low, high)))
+                    source = trades_table
+                    trades = conn.execute(
+                        select(*(source.c[name] for name in TRADE_FIELDS))
+                        .where(*_feed_range(source, feed, low, high))
+                        .order_by(source.c.time_ms, source.c.id))
+                    rows = [candle.row() for candle in minute_candles(trades)]
+                    if rows:
+                        conn.execute(insert(table), rows)
+                total += len(rows)
+        return total
+
+    def backfill_candles(self) -> int:
+        """Build the candles of a database that stored trades before it had candles (made by
+        an earlier version): rebuilds them all when there are trades and not one candle;
+        returns how many were made (0: nothing to do). Call it before the writer starts."""
+        with self._guard(), self._connect_ready().connect() as conn:
+            trades = conn.execute(select(trades_table.c.id).limit(1)).first()
+            candles = conn.execute(select(candles_table.c.id).limit(1)).first()
+        if trades is None or candles is not None:
+            return 0
+        return self.rebuild_candles()
 
     def recent_trades(self, limit: int = 500) -> list[dict[str, Any]]:
         """The last ``limit`` trades across all feeds, in time order (oldest first), the order a
@@ -318,6 +462,59 @@ def _filtered(table: Table, exchange: str | None, pair: str | None, since: datet
             raise ValueError(f"limit must be >= 0, got {limit}")
         query = query.limit(limit)
     return query
+
+
+def _feed_range(table: Table, feed: tuple[str, str], low: int | None, high: int | None
+                ) -> list[Any]:
+    """WHERE clauses: one feed's rows with ``low <= time_ms < high`` (None: unbounded)."""
+    where = [table.c.exchange == feed[0], table.c.pair == feed[1]]
+    if low is not None:
+        where.append(table.c.time_ms >= low)
+    if high is not None:
+        where.append(table.c.time_ms < high)
+    return where
+
+
+def _inserted_trades(conn: Connection, newest: int | None, rows: list[dict[str, Any]]
+                     ) -> Sequence[Any]:
+    """The trades of ``rows`` this transaction inserted (not the replays it skipped): those
+    with an id above ``newest``, the highest before the insert.
+
+    Ids only grow, so that is every trade inserted since; of them, those ``rows`` holds (a
+    second writer's trades are not ours). Cheaper than INSERT ... RETURNING, which psycopg
+    parses as one long statement per batch (twice the whole write's time on PostgreSQL).
+    """
+    table = trades_table
+    query = select(*(table.c[name] for name in TRADE_FIELDS))
+    if newest is not None:
+        query = query.where(table.c.id > newest)
+    ours = {(row["exchange"], row["pair"], row["trade_id"]) for row in rows}
+    return [trade for trade in conn.execute(query)
+            if (trade.exchange, trade.pair, trade.trade_id) in ours]
+
+
+def _update_candles(conn: Connection, trades: Sequence[Any]) -> None:
+    """Fold newly stored trades into their one-minute candles (read, merge, upsert), in the
+    caller's transaction: a late trade corrects the minute it belongs to."""
+    fresh = add_trades({}, trades)
+    if not fresh:
+        return
+    table = candles_table
+    minutes: dict[tuple[str, str], list[int]] = defaultdict(list)
+    for exchange, pair, start in fresh:
+        minutes[exchange, pair].append(start)
+    for (exchange, pair), starts in minutes.items():
+        stored = conn.execute(select(table).where(
+            table.c.exchange == exchange, table.c.pair == pair, table.c.time_ms.in_(starts)))
+        for row in stored:
+            key = (row.exchange, row.pair, row.time_ms)
+            fresh[key] = Candle.from_row(row).merge(fresh[key])
+    dialect = sqlite if conn.dialect.name == "sqlite" else postgresql
+    upsert = dialect.insert(table)
+    upsert = upsert.on_conflict_do_update(
+        index_elements=["exchange", "pair", "time_ms"],
+        set_={name: upsert.excluded[name] for name in CANDLE_VALUES})
+    conn.execute(upsert, [candle.row() for candle in fresh.values()])
 
 
 def _feeds(conn: Connection, table: Table) -> list[tuple[str, str]]:
