@@ -59,9 +59,12 @@ def _join(raw: str, base: str, quote: str) -> str:
 
 
 def _split_joined(raw: str, joined: str) -> str:
-    for quote in _QUOTES_LONGEST_FIRST:
-        if joined.endswith(quote) and len(joined) - len(quote) >= 2:
-            return _join(raw, joined[: -len(quote)], quote)
+    # a base of three letters or more first, so that Kraken's XBTUSD is XBT + USD, not XB + TUSD;
+    # then two (OPUSDT is OP + USDT)
+    for shortest_base in (3, 2):
+        for quote in _QUOTES_LONGEST_FIRST:
+            if joined.endswith(quote) and len(joined) - len(quote) >= shortest_base:
+                return _join(raw, joined[: -len(quote)], quote)
     raise PairError(
         f"cannot tell base from quote in {raw!r}: write it as BASE-QUOTE, e.g. BTC-USD"
     )

@@ -37,3 +37,9 @@ def test_accepted_spellings_become_canonical(text, pair):
 def test_unreadable_pairs_say_why(text, reason):
     with pytest.raises(PairError, match="^.*" + __import__("re").escape(reason)):
         parse_pair(text)
+
+
+def test_a_three_letter_base_wins_over_a_longer_quote():
+    assert parse_pair("XBTUSD") == "XBT-USD"  # Kraken's altname, not XB-TUSD
+    assert parse_pair("BTCTUSD") == "BTC-TUSD"
+    assert parse_pair("OPUSDT") == "OP-USDT"
