@@ -6,6 +6,10 @@ exchanges on loopback and points the listeners at them, so the dashboard runs wi
 
 ``python server.py snapshot ...`` and ``python server.py record ...`` are the command line
 (``dashboard/cli.py``); they run without eventlet.
+
+SIGTERM and SIGINT (Ctrl-C) stop it gracefully within ``STOP_LIMIT`` seconds, exit status 0:
+new connections are refused, the listeners stop, storage writes what it holds, and the browsers'
+connections are closed (``Dashboard.stop``). ``LOG_FORMAT=json`` logs one JSON object per line.
 """
 
 import sys
@@ -26,19 +30,24 @@ import argparse
 import dataclasses
 import logging
 import os
+import signal
+import time
 from collections.abc import Sequence
 
 from dotenv import find_dotenv, load_dotenv
 
-from dashboard import cli
+from dashboard import cli, concurrency
 from dashboard.app import create_app
-from dashboard.demo import start_simulator
-from dashboard.extensions import socketio
+from dashboard.connections import raise_open_files_limit
+from dashboard.demo import demo_settings, start_simulator
+from dashboard.logs import setup_logging
+from dashboard.runtime import Dashboard
 from dashboard.settings import Settings, SettingsError, split_list
 
 log = logging.getLogger("server")
 
-DEMO_DATABASE_URL = "sqlite:///data/demo.db"
+# seconds from SIGTERM/SIGINT to exit, whatever happens
+STOP_LIMIT = 4.5
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -88,26 +97,46 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SettingsError as exc:
         print(f"server.py: bad setting: {exc}", file=sys.stderr)
         return 2
-    logging.basicConfig(
-        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    setup_logging(settings.log_level, settings.log_format)
+    raise_open_files_limit()  # before create_app: MAX_CLIENTS's default follows the limit
     if settings.demo:
-        simulator_url = start_simulator()
-        demo_urls = {name: f"{simulator_url}/{name}" for name in settings.exchanges}
-        demo_rest = {name: "http" + url.removeprefix("ws") for name, url in demo_urls.items()}
-        # simulated prices must never seed a later live run: keep them in their own database
-        database_url = settings.database_url
-        if not os.environ.get("DATABASE_URL", "").strip():
-            database_url = DEMO_DATABASE_URL
-        settings = dataclasses.replace(settings, ws_urls={**demo_urls, **settings.ws_urls},
-                                       rest_urls={**demo_rest, **settings.rest_urls},
-                                       database_url=database_url)
-        log.info("demo mode: simulated exchanges at %s", simulator_url)
+        # every listener the simulator serves points at it; simulated prices go to data/demo.db
+        simulator = start_simulator()
+        settings = demo_settings(settings, simulator, os.environ)
+        log.info("demo mode: simulated exchanges at %s (%s)", simulator.url,
+                 ",".join(simulator.exchanges))
     app = create_app(settings)
-    app.extensions["dashboard"].start()
-    log.info("dashboard on http://%s:%d", settings.host, settings.port)
-    socketio.run(app, host=settings.host, port=settings.port, debug=False, use_reloader=False,
-                 log_output=settings.log_level == "DEBUG")
+    dashboard = app.extensions["dashboard"]
+    limits = app.extensions["client_limits"]
+    dashboard.start()
+    serving = concurrency.serve(app, settings.host, settings.port, limits,
+                                log_output=settings.log_level == "DEBUG")
+    log.info("dashboard on http://%s:%d max_clients=%d", settings.host, serving.address[1],
+             limits.max_clients)
+    return stop(dashboard, serving, concurrency.wait_for_signal())
+
+
+def stop(dashboard: Dashboard, serving: concurrency.Serving, signum: int) -> int:
+    """SIGTERM or SIGINT: refuse new connections, stop the listeners, write what storage holds,
+    close the browsers' connections; exit 0 within ``STOP_LIMIT`` seconds.
+
+    A stop that overruns (a database that hangs on the last write) is cut short by a watchdog
+    with status 1, and says so in the log.
+    """
+    started = time.monotonic()
+    log.info("stopping signal=%s", signal.Signals(signum).name)
+
+    def overrun() -> None:
+        concurrency.sleep(STOP_LIMIT)
+        log.error("stop overran limit=%.1fs reason=exiting without waiting further",
+                  STOP_LIMIT)
+        logging.shutdown()
+        os._exit(1)
+
+    concurrency.spawn(overrun)
+    serving.stop()
+    flushed = dashboard.stop(timeout=STOP_LIMIT - 1.0)
+    log.info("stopped after=%.2fs flushed=%s", time.monotonic() - started, flushed)
     return 0
 
 

@@ -8,12 +8,23 @@ from flask import Flask
 from flask_bootstrap import Bootstrap5
 
 from . import api, routes
+from .connections import (
+    ClientCap,
+    ClientLimits,
+    OpenSessions,
+    default_max_clients,
+    open_files_limit,
+)
 from .extensions import socketio
+from .logs import LoggedErrors
 from .runtime import Dashboard
+from .security import SecureHeaders
 from .settings import Settings
 
 # templates/ and static/ sit at the top of the repository, beside server.py
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+# bytes a browser may send in one Socket.IO message (its connect auth is about 40)
+MAX_CLIENT_MESSAGE = 4096
 
 
 def create_app(settings: Settings, async_mode: str | None = None) -> Flask:
@@ -38,6 +49,18 @@ def create_app(settings: Settings, async_mode: str | None = None) -> Flask:
         # send the connect ack before our connect handler runs, so its snapshot follows it
         always_connect=True,
         # cors_allowed_origins left at its default: same origin only
+        # a browser only ever sends its connect packet and pongs: anything longer is refused
+        # (HTTP 400 on polling, the websocket closed) before it is even decoded
+        max_http_buffer_size=MAX_CLIENT_MESSAGE,
     )
     app.extensions["dashboard"] = Dashboard(settings)
+    open_files = open_files_limit()
+    limits = ClientLimits(max_clients=settings.max_clients or default_max_clients(open_files),
+                          open_files=open_files)
+    app.extensions["client_limits"] = limits
+    # outermost first: every response gets the security headers, refusals included
+    sessions = OpenSessions(lambda: socketio.server and socketio.server.eio.sockets,
+                            lambda: limits.max_clients)
+    app.wsgi_app = SecureHeaders(  # type: ignore[method-assign]
+        LoggedErrors(ClientCap(app.wsgi_app, limits, sessions)), settings.frame_ancestors)
     return app

@@ -56,6 +56,7 @@ class Dashboard:
         """Spawn the hub task and every listener task; call once, from the entry point."""
         self.started_at = time.monotonic()
         self._seed_from_storage()
+        concurrency.spawn(self._backfill_candles)
         concurrency.spawn(self.writer.run)
         concurrency.spawn(self.writer.run_prune)
         concurrency.spawn(concurrency.every, self.settings.flush_ms / 1000, self.hub.flush,
@@ -75,6 +76,17 @@ class Dashboard:
             return
         self.hub.seed(tickers, trades)
         log.info("seeded from storage tickers=%d trades=%d", len(tickers), len(trades))
+
+    def _backfill_candles(self) -> None:
+        """Build the candles of trades stored by a version without them (once: only while the
+        candles table is empty), in the background: it can take seconds per million trades."""
+        try:
+            built = self.store_call(self.store.backfill_candles)
+        except Exception as exc:  # the live candles go on; /api/candles lacks the old ones
+            log.warning("candle backfill failed reason=%s", " ".join(str(exc).split()))
+            return
+        if built:
+            log.info("candles built from stored trades candles=%s", built)
 
     def send_snapshot(self, sid: str, after: int | None = None) -> None:
         """Send one client the current state: every feed's status, the latest ticker per feed,
@@ -133,3 +145,41 @@ class Dashboard:
             "storage": self.writer.stats(),
             "feeds": {listener.name: listener.stats() for listener in self.listeners},
         }
+
+    def stop(self, timeout: float = 3.5) -> bool:
+        """Stop for a SIGTERM or Ctrl-C, within ``timeout`` seconds; True when nothing was lost.
+
+        In order: the listeners stop (no new records), the hub flushes once more (the last
+        records go to storage and to the browsers), the storage writer writes everything it
+        holds (what is left at the deadline is counted as dropped and logged), and every
+        browser connection is closed with an Engine.IO close packet, so pages show
+        "disconnected" and reconnect by themselves once a server is back. Called once, from the
+        entry point's main task.
+        """
+        started = time.monotonic()
+        deadline = started + timeout
+        for listener in self.listeners:
+            listener.stop()
+        self.hub.flush()
+        # keep half a second of the budget for closing the browsers' connections
+        flushed = self.writer.flush(max(0.1, deadline - 0.5 - time.monotonic()))
+        server = socketio.server
+        sessions = list(server.eio.sockets.values()) if server is not None else []
+        for session in sessions:
+            if not (session.closed or session.closing):
+                session.close(wait=False, abort=False, reason=server.reason.SERVER_DISCONNECT)
+        # each browser's writer task sends what it has queued, the close packet last; wait for
+        # them, within the budget (a queue of 1 is the end marker the finished writer leaves)
+        while time.monotonic() < deadline and any(
+                session.queue.qsize() > 1 for session in sessions if not session.upgrading):
+            concurrency.sleep(0.02)
+        concurrency.sleep(0.05)  # the last writes themselves
+        try:
+            self.store_call(self.store.close)
+        except Exception as exc:  # the records are written; a failing close changes nothing
+            log.warning("storage close failed reason=%s", " ".join(str(exc).split()))
+        stats = self.writer.stats()
+        log.info("dashboard stopped after=%.2fs browsers=%d submitted=%d written=%d dropped=%d",
+                 time.monotonic() - started, len(sessions), stats["submitted"],
+                 stats["written"], stats["dropped"])
+        return flushed

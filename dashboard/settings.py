@@ -8,6 +8,7 @@ each variable.
 
 from __future__ import annotations
 
+import re
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -16,6 +17,12 @@ from typing import Any
 from exchanges import LISTENERS
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+LOG_FORMATS = ("text", "json")
+# one CSP source of FRAME_ANCESTORS: 'self', a scheme (https:), or [scheme://]host[:port] with
+# an optional leading *. wildcard; nothing that could end the directive (; ,) or inject a header
+_FRAME_SOURCE = re.compile(
+    r"'self'|[a-z][a-z0-9+.-]*:|(?:[a-z][a-z0-9+.-]*://)?(?:\*\.)?[a-z0-9-]+(?:\.[a-z0-9-]+)*"
+    r"(?::(?:[0-9]{1,5}|\*))?(?:/[a-z0-9._~/-]*)?", re.IGNORECASE)
 # pairs of an exchange when neither PAIRS nor <NAME>_PAIRS is set and it declares none of its own
 DEFAULT_PAIRS = ("BTC-USD", "ETH-USD")
 
@@ -55,6 +62,19 @@ class Settings:
     database_url: str = "sqlite:///data/market.db"
     retention_days: float = 7.0  # RETENTION_DAYS: older rows are pruned in the background
     demo: bool = False  # --demo: run against the built-in simulated exchanges
+    # MAX_CLIENTS: browser connections served at once; one more is refused with HTTP 503. None:
+    # derived from the open-files limit at start (``dashboard.connections.default_max_clients``)
+    max_clients: int | None = None
+    # FRAME_ANCESTORS: who may embed the page in a frame, as CSP sources ("'self'",
+    # "https://wall.example"); empty: nobody ('none', and X-Frame-Options DENY)
+    frame_ancestors: tuple[str, ...] = ()
+    log_format: str = "text"  # LOG_FORMAT: "text" for people, "json" (one object a line)
+    # ALERTS_FILE: a TOML file of alert rules seeded at every start (``alerts.seed``)
+    alerts_file: str | None = None
+    # ALERT_URLS: comma list of notification URLs (Apprise: ntfy://..., json://host:port/path)
+    alert_urls: tuple[str, ...] = field(default=(), repr=False)  # URLs may hold tokens
+    # ALERTS_TOKEN: the bearer token that allows rule changes when HOST is not loopback
+    alerts_token: str | None = field(default=None, repr=False)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
@@ -88,6 +108,18 @@ class Settings:
         values["rest_urls"] = _per_exchange(env, "REST_URL")
         values["exchange_pairs"] = {name: split_list(text) for name, text in
                                     _per_exchange(env, "PAIRS").items()}
+        if env.get("MAX_CLIENTS", "").strip():
+            values["max_clients"] = _int(env, "MAX_CLIENTS", 1, 1_000_000)
+        if "FRAME_ANCESTORS" in env:
+            values["frame_ancestors"] = tuple(env["FRAME_ANCESTORS"].split())
+        if env.get("LOG_FORMAT", "").strip():
+            values["log_format"] = env["LOG_FORMAT"].strip().lower()
+        if env.get("ALERTS_FILE", "").strip():
+            values["alerts_file"] = env["ALERTS_FILE"].strip()
+        if "ALERT_URLS" in env:
+            values["alert_urls"] = split_list(env["ALERT_URLS"])
+        if env.get("ALERTS_TOKEN", "").strip():
+            values["alerts_token"] = env["ALERTS_TOKEN"].strip()
         return cls(**values).validated()  # type: ignore[arg-type]
 
     def pairs_for(self, exchange: str) -> tuple[str, ...]:
@@ -118,6 +150,14 @@ class Settings:
         if not self.database_url.startswith(("sqlite:", "postgresql:", "postgresql+", "postgres:")):
             raise SettingsError(f"DATABASE_URL: {self.database_url!r} is not a sqlite:// or "
                                 "postgresql:// URL")
+        if self.log_format not in LOG_FORMATS:
+            raise SettingsError(f"LOG_FORMAT: {self.log_format!r} is not one of {LOG_FORMATS}")
+        for source in self.frame_ancestors:
+            if source.lower() in ("'none'", "none") and len(self.frame_ancestors) == 1:
+                continue
+            if not _FRAME_SOURCE.fullmatch(source):
+                raise SettingsError(f"FRAME_ANCESTORS: {source!r} is not a CSP source such as "
+                                    "'self' or https://wall.example (space-separated)")
         for name, url in self.ws_urls.items():
             if not url.startswith(("ws://", "wss://")):
                 raise SettingsError(f"{name.upper()}_WS_URL: {url!r} is not a ws:// or wss:// URL")
@@ -125,7 +165,27 @@ class Settings:
             if not url.startswith(("http://", "https://")):
                 raise SettingsError(
                     f"{name.upper()}_REST_URL: {url!r} is not an http:// or https:// URL")
+        self._validate_alerts()
         return self
+
+    def _validate_alerts(self) -> None:
+        """ALERTS_FILE must hold valid rules and every ALERT_URLS entry must be a URL Apprise
+        can use: a screen left alone must not find out at its first alert."""
+        if self.alerts_file:
+            from alerts.seed import AlertsFileError, load_rules
+
+            try:
+                load_rules(self.alerts_file, LISTENERS)
+            except AlertsFileError as exc:
+                raise SettingsError(f"ALERTS_FILE: {exc}") from None
+        if self.alert_urls:
+            from alerts.delivery import DeliveryError, build_plugin
+
+            for url in self.alert_urls:
+                try:
+                    build_plugin(url)
+                except DeliveryError as exc:
+                    raise SettingsError(f"ALERT_URLS: {exc}") from None
 
 
 def setting_names(suffix: str) -> dict[str, str]:

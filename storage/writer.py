@@ -23,6 +23,7 @@ from __future__ import annotations
 import functools
 import logging
 import threading
+import time
 from collections import deque
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
@@ -33,6 +34,10 @@ from sqlalchemy.exc import DataError, IntegrityError, SQLAlchemyError
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
+# flush (on stop): how often a failing database is retried, and how often an in-flight batch
+# is looked at
+FLUSH_RETRY = 0.25
+FLUSH_POLL = 0.02
 RunBlocking = Callable[..., Any]
 
 
@@ -114,6 +119,10 @@ class StorageWriter:
         self._incident_failures = 0
         self._incident_dropped_from = 0
         self._delay = backoff_first
+        self.submitted = 0  # records handed to submit: submitted = written + dropped + buffered
+        self._stopping = False  # set by stop(): run() ends after its current step
+        self._writing = 0  # batches taken from the buffer and not yet written or put back
+        self._writing_records = 0  # the records in them: still buffered, for the counters
 
     # -- the hub's side ---------------------------------------------------------------------------
 
@@ -124,7 +133,9 @@ class StorageWriter:
         counted: the page keeps streaming and the newest history is the one kept.
         """
         with self._lock:
+            before = len(self._buffer)
             self._buffer.extend(records)
+            self.submitted += len(self._buffer) - before
             excess = len(self._buffer) - self.max_buffer
             if excess > 0:
                 self.dropped += excess
@@ -134,8 +145,8 @@ class StorageWriter:
     # -- the writer's task ------------------------------------------------------------------------
 
     def run(self) -> None:
-        """Write batches forever: the body of the writer's green task."""
-        while True:
+        """Write batches until ``stop``: the body of the writer's green task."""
+        while not self._stopping:
             try:
                 delay = self.step()
             except Exception:  # a bug of ours: the batch is lost (counted), the task goes on
@@ -152,6 +163,15 @@ class StorageWriter:
             batch = [self._buffer.popleft() for _ in range(count)]
         if not batch:
             return self.interval
+        self._writing += 1
+        self._writing_records += len(batch)
+        try:
+            return self._write(batch)
+        finally:
+            self._writing -= 1
+            self._writing_records -= len(batch)
+
+    def _write(self, batch: list[Any]) -> float:
         try:
             self._run_blocking(self._store.write, batch)
         except (DataError, IntegrityError) as exc:
@@ -198,6 +218,46 @@ class StorageWriter:
         self._failing_since = None
         self._delay = self._backoff_first
 
+    # -- stopping ---------------------------------------------------------------------------------
+
+    def stop(self) -> None:
+        """Ask ``run`` to end after the batch it is writing, if any; ``flush`` does the rest."""
+        self._stopping = True
+
+    def flush(self, timeout: float, clock: Callable[[], float] = time.monotonic) -> bool:
+        """Write everything buffered now, for at most ``timeout`` seconds; for a stop.
+
+        Stops ``run`` first, then writes batch after batch (a failing database is retried
+        every ``FLUSH_RETRY`` seconds, not after the usual backoff) and waits for a batch that
+        ``run`` still has in flight. Returns True when nothing is left; otherwise what is left
+        is counted as dropped and logged, and False is returned.
+        """
+        self.stop()
+        deadline = clock() + timeout
+        while True:
+            if not self._buffer and not self._writing:
+                return True
+            remaining = deadline - clock()
+            if remaining <= 0:
+                break
+            if self._buffer and not self._writing:
+                try:
+                    delay = self.step()
+                except Exception:
+                    log.exception("storage flush failed")
+                    break
+                if self._failing_since is not None:
+                    self._sleep(min(FLUSH_RETRY, delay, max(0.0, deadline - clock())))
+            else:
+                self._sleep(min(FLUSH_POLL, remaining))
+        with self._lock:
+            left = len(self._buffer)
+            self._buffer.clear()
+        self.dropped += left
+        log.warning("storage flush incomplete timeout=%.1fs dropped=%d in_flight=%d reason=%s",
+                    timeout, left, self._writing, self.last_error or "timed out")
+        return False
+
     # -- retention --------------------------------------------------------------------------------
 
     def run_prune(self) -> None:
@@ -233,7 +293,10 @@ class StorageWriter:
         """The writer's counters for ``/healthz``."""
         return {
             "state": "ok" if self._failing_since is None else "failing",
-            "buffered": len(self._buffer),
+            # waiting to be written, a batch being written included, so that at any moment
+            # submitted = written + dropped + buffered
+            "buffered": len(self._buffer) + self._writing_records,
+            "submitted": self.submitted,
             "written": self.written,
             "dropped": self.dropped,
             "failures": self.failures,

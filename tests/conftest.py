@@ -33,6 +33,7 @@ ROOT = Path(__file__).resolve().parent.parent
 # (the per-exchange ones, <NAME>_WS_URL, <NAME>_REST_URL and <NAME>_PAIRS, come from the registry)
 SETTING_NAMES = ("HOST", "PORT", "EXCHANGES", "PAIRS", "SECRET_KEY", "LOG_LEVEL", "FEED_TIMEOUT",
                  "FLUSH_MS", "MAX_ROWS", "CLIENT_QUEUE_LIMIT", "DATABASE_URL", "RETENTION_DAYS",
+                 "MAX_CLIENTS", "FRAME_ANCESTORS", "LOG_FORMAT",
                  *(name for suffix in ("WS_URL", "REST_URL", "PAIRS")
                    for name in setting_names(suffix).values()))
 

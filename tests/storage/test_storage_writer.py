@@ -113,8 +113,9 @@ def test_a_burst_of_50000_records_is_written_in_a_few_seconds(sqlite_store: Stor
     assert fake.sleeps == []  # step() never sleeps itself
     assert count_rows(sqlite_store.engine, "trades") == 25_000
     assert count_rows(sqlite_store.engine, "tickers") == 25_000
-    assert writer.stats() == {"state": "ok", "buffered": 0, "written": 50_000, "dropped": 0,
-                              "failures": 0, "pruned": 0, "last_error": None}
+    assert writer.stats() == {"state": "ok", "buffered": 0, "submitted": 50_000,
+                              "written": 50_000, "dropped": 0, "failures": 0, "pruned": 0,
+                              "last_error": None}
 
 
 def test_step_sleeps_zero_while_a_backlog_remains_and_interval_once_caught_up():
@@ -159,8 +160,8 @@ def test_a_locked_database_delays_writes_but_loses_nothing(
 
     stored = {t["id"] for t in sqlite_store.trades(limit=None)}
     assert stored == {"before"} | {f"a{n}" for n in range(150)} | {f"b{n}" for n in range(50)}
-    assert writer.stats() == {"state": "ok", "buffered": 0, "written": 201, "dropped": 0,
-                              "failures": 3, "pruned": 0,
+    assert writer.stats() == {"state": "ok", "buffered": 0, "submitted": 201, "written": 201,
+                              "dropped": 0, "failures": 3, "pruned": 0,
                               "last_error": writer.stats()["last_error"]}
     lines = storage_lines(caplog)
     assert len(lines) == 2, lines
@@ -282,14 +283,14 @@ def test_prune_once_deletes_what_is_older_than_the_retention(
     fake.now = T0 + timedelta(days=2)  # keep one day: cutoff T0 + 1 day, "new" sits on it
     writer = make_writer(sqlite_store, fake, retention_days=1)
 
-    assert writer.prune_once() == 8
+    assert writer.prune_once() == 9  # 8 rows and the candle of the old trades
 
     assert [t["id"] for t in sqlite_store.trades()] == ["new"]
     assert len(sqlite_store.tickers()) == 1
-    assert writer.stats()["pruned"] == 8
+    assert writer.stats()["pruned"] == 9
     assert fake.sleeps == [0, 0, 0]  # one blocking call per round, yielding in between
     assert storage_lines(caplog) == [
-        "storage pruned rows=8 before=2026-11-25T17:42:03.123456+00:00"]
+        "storage pruned rows=9 before=2026-11-25T17:42:03.123456+00:00"]
 
 
 def test_run_prune_prunes_every_interval_and_survives_a_failure(
