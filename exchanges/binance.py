@@ -84,11 +84,13 @@ from .pairs import PairError, split_pair
 from .parsing import (
     InexactNumber,
     MalformedFrame,
-    decimal,
     decode,
     decode_fast,
     exact,
+    market_time,
+    price,
     reads_frame,
+    size,
 )
 from .records import FeedState, Quote, Record, Side, Status, Ticker, Trade, time_from_ms
 
@@ -123,9 +125,9 @@ def parse_book_ticker(data: dict[str, Any], exchange: str, feeds: Mapping[str, s
     _integer(data["u"], "update id")  # unused, but it says the payload is what we think
     if pair is None:
         return []
-    return [Quote(exchange, pair, symbol, received_at, bid=decimal(data["b"]),
-                  ask=decimal(data["a"]), bid_size=decimal(data["B"]),
-                  ask_size=decimal(data["A"]))]
+    return [Quote(exchange, pair, symbol, received_at, bid=_price(data["b"]),
+                  ask=_price(data["a"]), bid_size=size(data["B"], "B"),
+                  ask_size=size(data["A"], "A"))]
 
 
 @reads_frame
@@ -144,7 +146,7 @@ def parse_trade(data: dict[str, Any], exchange: str, feeds: Mapping[str, str],
     if pair is None:
         return []
     return [_trade(exchange, pair, data["s"], data["t"], data["p"], data["q"], data["T"],
-                   data["m"])]
+                   data["m"], received_at)]
 
 
 @reads_frame
@@ -167,10 +169,11 @@ def parse_rest_ticker(body: dict[str, Any], feed: Feed, received_at: datetime, *
     if body["symbol"] != feed.symbol:
         raise MalformedFrame(f"ticker of {body['symbol']!r} asked for {feed.symbol}")
     bid, ask, last = (_price(body[name]) for name in ("bidPrice", "askPrice", "lastPrice"))
-    values = {"bid_size": decimal(body["bidQty"]), "ask_size": decimal(body["askQty"]),
-              "volume_24h": decimal(body["volume"]), "open_24h": _price(body["openPrice"]),
+    values = {"bid_size": size(body["bidQty"], "bidQty"),
+              "ask_size": size(body["askQty"], "askQty"),
+              "volume_24h": size(body["volume"], "volume"), "open_24h": _price(body["openPrice"]),
               "high_24h": _price(body["highPrice"]), "low_24h": _price(body["lowPrice"])}
-    time = _time(body["closeTime"])
+    time = _time(body["closeTime"], received_at)
     if bid is None or ask is None or last is None:
         return [Quote(exchange, feed.pair, feed.symbol, time, bid, ask, last, **values)]
     return [Ticker(exchange, feed.pair, feed.symbol, time, bid, ask, last, **values)]
@@ -189,7 +192,7 @@ def parse_rest_trades(rows: list[dict[str, Any]], feed: Feed, received_at: datet
     if not isinstance(rows, list):
         raise MalformedFrame(f"trades are not a list: {type(rows).__name__}")
     return [_trade(exchange, feed.pair, feed.symbol, row["id"], row["price"], row["qty"],
-                   row["time"], row["isBuyerMaker"]) for row in rows]
+                   row["time"], row["isBuyerMaker"], received_at) for row in rows]
 
 
 @reads_frame
@@ -370,16 +373,14 @@ class BinanceUS(Binance):
     instruments_path = "/api/v3/exchangeInfo"
 
 
-def _trade(exchange: str, pair: str, symbol: str, trade_id: Any, price: Any, size: Any,
-           ms: Any, buyer_is_maker: Any) -> Trade:
+def _trade(exchange: str, pair: str, symbol: str, trade_id: Any, trade_price: Any,
+           quantity: Any, ms: Any, buyer_is_maker: Any, received_at: datetime) -> Trade:
     """The trade a stream payload or a REST row reports; ``buyer_is_maker`` is ``m``."""
     if type(buyer_is_maker) is not bool:
         raise MalformedFrame(f"'buyer is maker' is not a boolean: {buyer_is_maker!r}")
-    amount = decimal(size)
-    if amount <= 0:
-        raise MalformedFrame(f"trade quantity is not positive: {size!r}")
-    return Trade(exchange, pair, symbol, _time(ms), str(_integer(trade_id, "trade id")),
-                 decimal(price), amount, Side.SELL if buyer_is_maker else Side.BUY)
+    return Trade(exchange, pair, symbol, _time(ms, received_at),
+                 str(_integer(trade_id, "trade id")), price(trade_price),
+                 price(quantity, "trade quantity"), Side.SELL if buyer_is_maker else Side.BUY)
 
 
 def _integer(value: Any, what: str) -> int:
@@ -390,14 +391,14 @@ def _integer(value: Any, what: str) -> int:
     return value
 
 
-def _time(ms: Any) -> datetime:
-    """Epoch milliseconds (an integer) as a UTC time."""
+def _time(ms: Any, received_at: datetime) -> datetime:
+    """Epoch milliseconds (an integer) as a UTC time, within the window of a sane clock."""
     if not 0 <= _integer(ms, "time in ms") < _MS_MAX:
         raise MalformedFrame(f"time out of range: {ms}")
-    return time_from_ms(ms)
+    return market_time(time_from_ms(ms), ms, received_at)
 
 
 def _price(value: Any) -> Decimal | None:
-    """A REST price; zero, Binance's "none", is None."""
-    price = decimal(value)
-    return price if price else None
+    """A price of the book or of REST; zero, Binance's "none", is None."""
+    number = size(value, "price")
+    return number if number else None

@@ -64,11 +64,13 @@ from .pairs import PairError, split_pair
 from .parsing import (
     InexactNumber,
     MalformedFrame,
-    decimal,
     decode,
     decode_fast,
     exact,
+    market_time,
+    price,
     reads_frame,
+    size,
 )
 from .records import FeedState, Quote, Record, Side, Status, Ticker, Trade, time_from_ms
 
@@ -112,7 +114,8 @@ def parse_book(message: dict[str, Any], pair: str, symbol: str,
     ask, ask_size = _level(data["a"])
     exact(data["u"])  # the update id: "u"=1 is a restart of Bybit's service; a snapshot resets
     moment = message.get("cts")
-    return [Quote(NAME, pair, symbol, _time(message["ts"] if moment is None else moment),
+    return [Quote(NAME, pair, symbol,
+                  _time(message["ts"] if moment is None else moment, received_at),
                   bid=bid, ask=ask, bid_size=bid_size, ask_size=ask_size)]
 
 
@@ -135,8 +138,8 @@ def parse_trades(message: dict[str, Any], pair: str, symbol: str,
     for row in rows:
         if row["s"] != symbol:
             raise MalformedFrame(f"trade of {row['s']!r} on the topic of {symbol}")
-        trades.append(_trade(pair, symbol, _time(row["T"]), row["i"], row["p"], row["v"],
-                             row["S"]))
+        trades.append(_trade(pair, symbol, _time(row["T"], received_at), row["i"], row["p"],
+                             row["v"], row["S"]))
     return trades
 
 
@@ -166,7 +169,7 @@ def parse_rest_ticker(body: dict[str, Any], feed: Feed, received_at: datetime) -
               "open_24h": _price(row.get("prevPrice24h")),
               "high_24h": _price(row.get("highPrice24h")),
               "low_24h": _price(row.get("lowPrice24h"))}
-    moment = _time(body["time"]) if "time" in body else received_at
+    moment = _time(body["time"], received_at) if "time" in body else received_at
     if values["bid"] is None or values["ask"] is None or values["last"] is None:
         return [Quote(NAME, feed.pair, feed.symbol, moment, **values)]
     return [Ticker(NAME, feed.pair, feed.symbol, moment, **values)]
@@ -184,7 +187,7 @@ def parse_rest_trades(body: dict[str, Any], feed: Feed, received_at: datetime) -
     ``list``, so the trades are returned sorted by time, oldest first (the wire's newest-first
     order kept among trades of the same millisecond).
     """
-    trades = [_rest_trade(row, feed) for row in reversed(_result(body)["list"])]
+    trades = [_rest_trade(row, feed, received_at) for row in reversed(_result(body)["list"])]
     return sorted(trades, key=lambda trade: trade.time)
 
 
@@ -349,26 +352,24 @@ def _level(levels: list[Any]) -> tuple[Decimal | None, Decimal | None]:
     if not levels:
         return None, None
     best = levels[0]  # [price, size]; anything appended to a level is not ours to refuse
-    return decimal(best[0]), decimal(best[1])
+    return _price(best[0]), size(best[1], "level size")
 
 
-def _trade(pair: str, symbol: str, time: datetime, trade_id: Any, price: Any, size: Any,
-           side: Any) -> Trade:
+def _trade(pair: str, symbol: str, time: datetime, trade_id: Any, trade_price: Any,
+           quantity: Any, side: Any) -> Trade:
     """A trade of the websocket or of REST: both spell it with strings and the taker's side."""
-    amount = decimal(size)
-    if amount <= 0:
-        raise MalformedFrame(f"trade size is not positive: {size!r}")
     if type(trade_id) is not str or not trade_id:
         raise MalformedFrame(f"not a trade id: {trade_id!r}")
-    return Trade(NAME, pair, symbol, time, trade_id, decimal(price), amount, _SIDES[side])
+    return Trade(NAME, pair, symbol, time, trade_id, price(trade_price),
+                 price(quantity, "trade size"), _SIDES[side])
 
 
-def _time(ms: Any) -> datetime:
-    """An epoch-milliseconds integer as a UTC time."""
+def _time(ms: Any, received_at: datetime) -> datetime:
+    """An epoch-milliseconds integer as a UTC time, within the window of a sane clock."""
     if type(ms) is not int or not 0 <= ms < _MS_MAX:
         exact(ms)  # a float is orjson's reading of a number with a fraction: read it again
         raise MalformedFrame(f"not a time in ms: {ms!r}")
-    return time_from_ms(ms)
+    return market_time(time_from_ms(ms), ms, received_at)
 
 
 def _ms_text(text: Any) -> int:
@@ -379,8 +380,11 @@ def _ms_text(text: Any) -> int:
 
 
 def _price(value: Any) -> Decimal | None:
-    """A REST price or size; Bybit writes ``""`` for a value it doesn't have."""
-    return None if value is None or value == "" else decimal(value)
+    """A price or size of the book or of REST; Bybit writes ``""`` or 0 where it has none."""
+    if value is None or value == "":
+        return None
+    number = size(value, "price")
+    return number if number else None
 
 
 def _result(body: Any) -> dict[str, Any]:
@@ -396,9 +400,9 @@ def _result(body: Any) -> dict[str, Any]:
     return body["result"]
 
 
-def _rest_trade(row: dict[str, Any], feed: Feed) -> Trade:
+def _rest_trade(row: dict[str, Any], feed: Feed, received_at: datetime) -> Trade:
     """One row of recent-trade, which must be of the symbol asked for."""
     if row["symbol"] != feed.symbol:
         raise MalformedFrame(f"trade of {row['symbol']!r} asked for {feed.symbol}")
-    return _trade(feed.pair, feed.symbol, _time(_ms_text(row["time"])), row["execId"],
+    return _trade(feed.pair, feed.symbol, _time(_ms_text(row["time"]), received_at), row["execId"],
                   row["price"], row["size"], row["side"])

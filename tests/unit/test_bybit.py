@@ -455,8 +455,8 @@ def _rest_trade(exec_id: str, time: str, side: str) -> dict[str, Any]:
 
 @pytest.mark.parametrize("order", [1, -1], ids=["oldest-first", "newest-first"])
 def test_rest_trades_come_back_oldest_first_whatever_the_wire_order(order: int):
-    rows = [_rest_trade("1", "1000", "Buy"), _rest_trade("2", "2000", "Sell"),
-            _rest_trade("3", "3000", "Sell")][::order]
+    rows = [_rest_trade("1", "1672304486001", "Buy"), _rest_trade("2", "1672304486002", "Sell"),
+            _rest_trade("3", "1672304486003", "Sell")][::order]
     body = {"retCode": 0, "retMsg": "OK", "result": {"category": "spot", "list": rows}}
     trades = parse_rest_trades(body, BTC, T0)
     assert [(t.id, t.side) for t in trades] == [("1", Side.BUY), ("2", Side.SELL),
