@@ -1,10 +1,12 @@
 """``python -m simulator``: run the simulated exchanges until stopped.
 
-Prints exactly one line of JSON to stdout once the port is bound, ``{"url": "ws://HOST:PORT"}``,
-so a parent process (``server.py --demo``, the test fixtures) can read where to connect; all
-logging goes to stderr. SIGTERM/SIGINT stop it cleanly with status 0, and with
+Prints exactly one line of JSON to stdout once the port is bound,
+``{"url": "ws://HOST:PORT", "exchanges": ["bitfinex", ...]}``, so a parent process
+(``server.py --demo``, the test fixtures) can read where to connect and which exchanges it
+serves; all logging goes to stderr. SIGTERM/SIGINT stop it cleanly with status 0, and with
 ``--exit-on-stdin-eof`` it also stops when its stdin closes, so a demo child never outlives a
-parent that died without cleaning up.
+parent that died without cleaning up; such a child leaves SIGINT (a terminal's Ctrl-C, sent to
+the whole process group) to its parent and stops right after it.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import signal
 import sys
 import threading
@@ -26,7 +29,7 @@ log = logging.getLogger("simulator")
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     """Read the command line; every option maps onto one ``SimulatorConfig`` field."""
     parser = argparse.ArgumentParser(
-        prog="python -m simulator", description="Simulated Bitfinex and Coinbase websockets."
+        prog="python -m simulator", description="Simulated crypto exchanges' websockets and REST."
     )
     parser.add_argument(
         "--host", default="127.0.0.1", help="interface to bind (default %(default)s)"
@@ -35,9 +38,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=None, help="seed for a reproducible market")
     parser.add_argument(
         "--rate",
-        type=_non_negative,
-        default=2.0,
-        help="random trades per second per subscribed pair; 0 = only injected trades (default 2)",
+        type=_rate,
+        action="append",
+        default=[],
+        metavar="[EXCHANGE=]R",
+        help="random trades per second per subscribed pair; 0 = only injected trades (default "
+        "2). EXCHANGE=R sets one exchange's rate instead; repeat the option for several",
     )
     parser.add_argument(
         "--heartbeat-interval",
@@ -67,11 +73,13 @@ def main(argv: list[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s %(message)s",
     )
     logging.getLogger("websockets").setLevel(logging.WARNING)  # one line per HTTP request
+    rates = dict(args.rate)
     config = SimulatorConfig(
         host=args.host,
         port=args.port,
         seed=args.seed,
-        rate=args.rate,
+        rate=rates.pop(None, 2.0),
+        rates=rates,
         options=PeerOptions(
             heartbeat_interval=args.heartbeat_interval, subscribe_timeout=args.subscribe_timeout
         ),
@@ -83,12 +91,17 @@ def main(argv: list[str] | None = None) -> int:
         stop.set()
 
     signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
     if args.exit_on_stdin_eof:
+        # a child of ``server.py --demo``: a terminal's Ctrl-C reaches the whole process group,
+        # and the parent stops first (its feeds would otherwise see us vanish mid-stop); we stop
+        # when it is gone and our stdin ends, or on its SIGTERM
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
         threading.Thread(target=_wait_for_eof, args=(stop,), name="stdin", daemon=True).start()
+    else:
+        signal.signal(signal.SIGINT, on_signal)
 
     server.start()
-    sys.stdout.write(json.dumps({"url": server.url}) + "\n")
+    sys.stdout.write(json.dumps({"url": server.url, "exchanges": list(server.engines)}) + "\n")
     sys.stdout.flush()
     while not stop.wait(0.5):
         pass
@@ -98,9 +111,21 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _wait_for_eof(stop: threading.Event) -> None:
-    """Read and discard stdin; its end means the parent is gone."""
-    while sys.stdin.buffer.read1(4096):
-        pass
+    """Read and discard stdin; its end means the parent is gone.
+
+    Reads the file descriptor itself, not ``sys.stdin``: a daemon thread blocked inside
+    ``sys.stdin.buffer`` holds that object's lock, and the interpreter's shutdown, which flushes
+    and closes ``sys.stdin``, then dies with "Fatal Python error: _enter_buffered_busy".
+    """
+    fd = sys.stdin.fileno()
+    while True:
+        try:
+            if not os.read(fd, 4096):
+                break
+        except InterruptedError:
+            continue
+        except OSError:  # stdin closed or unreadable: no parent to wait for
+            break
     stop.set()
 
 
@@ -109,6 +134,17 @@ def _non_negative(text: str) -> float:
     if not 0 <= value < float("inf"):
         raise argparse.ArgumentTypeError(f"must be a number >= 0, not {text!r}")
     return value
+
+
+def _rate(text: str) -> tuple[str | None, float]:
+    """``R`` -> ``(None, R)``, the default rate; ``NAME=R`` -> ``(NAME, R)``, one exchange's."""
+    name, _, value = text.rpartition("=")
+    try:
+        return (name.strip().lower() or None), _non_negative(value)
+    except (ValueError, argparse.ArgumentTypeError):
+        raise argparse.ArgumentTypeError(
+            f"must be R or EXCHANGE=R with a number R >= 0, not {text!r}"
+        ) from None
 
 
 def _positive(text: str) -> float:

@@ -1,7 +1,8 @@
 """The products the simulated exchanges list: which pairs exist, where they start, their ticks.
 
-Both simulated exchanges list the same set (7 bases against USD, EUR and USDT); anything else
-is an unknown product and each protocol rejects it the way its real exchange does. Pairs are
+Every simulated exchange lists this set (7 bases against USD, EUR and USDT) unless its
+``ExchangeSpec.products`` says otherwise; anything else is an unknown product and each protocol
+rejects it the way its real exchange does. Pairs are
 our canonical ``BASE-QUOTE`` spelling; each protocol module maps them to its own symbols.
 """
 
@@ -25,6 +26,11 @@ _QUOTES: dict[str, str] = {"USD": "1", "EUR": "0.92", "USDT": "1.0005"}
 
 # amounts are quantised to 8 decimals, like both exchanges' base increments for these coins
 SIZE_STEP = Decimal("0.00000001")
+
+# The shared reference market (``simulator.reference``) walks each base in USD from these
+# prices and converts to a quote with these rates, so every venue quotes the same market.
+BASE_USD: dict[str, Decimal] = {base: Decimal(price) for base, (price, _) in _BASES.items()}
+QUOTE_RATES: dict[str, Decimal] = {quote: Decimal(rate) for quote, rate in _QUOTES.items()}
 
 
 @dataclass(frozen=True, slots=True)

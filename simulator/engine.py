@@ -19,6 +19,7 @@ from typing import Protocol, TypeVar
 
 from simulator.market import Market, PairState, Side, Trade
 from simulator.peer import Action, ExchangeSpec, Peer, PeerOptions, RestReply
+from simulator.reference import Reference
 
 # What a REST request gets while ``fail_rest`` is in force: an overloaded exchange.
 REST_FAILURE = RestReply(503, {"message": "Service Unavailable (simulated)"})
@@ -54,10 +55,12 @@ class Engine:
         rate: float,
         options: PeerOptions,
         clock: Callable[[], datetime] = _wall_clock,
+        reference: Reference | None = None,
     ) -> None:
         self.spec = spec
         self.name = spec.name
-        self.market = Market(spec.name, spec.products, seed, clock)
+        # ``reference``: the market all engines of the process quote (their own one if None)
+        self.market = Market(spec.name, spec.products, seed, clock, reference)
         self._seed = seed
         self._options = options
         self._lock = threading.Lock()

@@ -24,6 +24,7 @@ import threading
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from urllib.parse import parse_qs, unquote
 
 from websockets.datastructures import Headers
@@ -35,6 +36,7 @@ from simulator import control, wire
 from simulator.engine import Engine
 from simulator.outbox import Outbox
 from simulator.peer import Action, Close, ExchangeSpec, Peer, PeerOptions
+from simulator.reference import Reference
 from simulator.registry import EXCHANGES
 
 log = logging.getLogger(__name__)
@@ -52,6 +54,8 @@ class SimulatorConfig:
     port: int = 0  # 0: an ephemeral port, read it back from ``SimulatorServer.url``
     seed: int | None = None  # None: a random seed, logged so a run can be replayed
     rate: float = 2.0  # random trades per second per subscribed pair
+    # per exchange, instead of ``rate`` (e.g. the demo's busier and quieter venues)
+    rates: Mapping[str, float] = field(default_factory=dict)
     options: PeerOptions = field(default_factory=PeerOptions)
 
 
@@ -108,8 +112,18 @@ class SimulatorServer:
         self.seed = (
             config.seed if config.seed is not None else random.SystemRandom().randrange(2**32)
         )
+        for name in sorted(set(config.rates) - set(exchanges)):
+            log.warning("no simulated exchange %r: its rate is ignored", name)
+        # one reference market for every engine: the venues quote the same prices
+        self.reference = Reference(self.seed, datetime.now(UTC))
         self.engines: dict[str, Engine] = {
-            name: Engine(spec, seed=self.seed, rate=config.rate, options=config.options)
+            name: Engine(
+                spec,
+                seed=self.seed,
+                rate=config.rates.get(name, config.rate),
+                options=config.options,
+                reference=self.reference,
+            )
             for name, spec in exchanges.items()
         }
         self._server: Server = serve(

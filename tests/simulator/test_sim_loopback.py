@@ -54,7 +54,7 @@ def bitfinex_subscribe(ws: websocket.WebSocket, channel: str, symbol: str) -> in
 def test_prints_one_url_line_and_unknown_paths_are_404(sim: Simulator):
     assert sim.url.startswith("ws://127.0.0.1:")
     with pytest.raises(websocket.WebSocketBadStatusException) as excinfo:
-        websocket.create_connection(f"{sim.url}/kraken", timeout=3)
+        websocket.create_connection(f"{sim.url}/nosuchexchange", timeout=3)
     assert excinfo.value.status_code == 404
 
 
