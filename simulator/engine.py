@@ -68,6 +68,7 @@ class Engine:
         self._rate = rate
         self._pace = random.Random(f"{seed}:{spec.name}:pace")  # when random trades happen
         self._connections_opened = 0
+        self._pings_of_closed = 0  # keepalives counted by peers whose connections have closed
         self._silent_until = 0.0
         self._sent = 0
         self._silenced = 0
@@ -93,6 +94,7 @@ class Engine:
         with self._lock:
             if link in self._links:
                 self._links.remove(link)
+                self._pings_of_closed += _pings(link.peer)
 
     def receive(self, link: Link, text: str, now: float) -> None:
         """Hand one client frame to the connection's peer and queue its answer."""
@@ -216,6 +218,8 @@ class Engine:
                 "silent_for": round(max(0.0, self._silent_until - now), 3),
                 "rest_requests": self._rest_requests,
                 "rest_failures_left": self._rest_failures_left,
+                # client keepalives received, where the protocol has them (``Peer.pings``)
+                "pings": self._pings_of_closed + sum(_pings(link.peer) for link in self._links),
             }
 
     # Private methods
@@ -227,3 +231,8 @@ class Engine:
     def _publish_trade(self, pair: str, trade: Trade, now: float) -> None:
         for link in self._links:
             link.deliver(link.peer.on_trade(pair, trade, now))
+
+
+def _pings(peer: Peer) -> int:
+    """The application pings a peer has received; 0 for a protocol without them."""
+    return getattr(peer, "pings", 0)

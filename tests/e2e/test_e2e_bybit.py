@@ -86,6 +86,7 @@ def test_bybit_streams_exact_values_pings_and_resubscribes(
     wait_until(lambda: pings() == before + 1, timeout=KEEPALIVE + 5, message="the next ping")
     wait_until(lambda: simulator.control("stats")["bybit"]["frames_sent"] >= sent + 1,
                message="its pong")
+    assert simulator.control("stats")["bybit"]["pings"] >= before + 1  # as the exchange saw them
 
     # a dropped connection: reconnecting, then live again with both topics subscribed anew
     live = len(log.of("status", exchange="bybit", pair=None, state="live"))
