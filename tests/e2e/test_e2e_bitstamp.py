@@ -25,9 +25,9 @@ from tests.conftest import ROOT, EventLog, Server, Simulator, base_env, wait_unt
 
 pytestmark = pytest.mark.e2e
 
-FEED_TIMEOUT = 30.0  # the default
+FEED_TIMEOUT = 8.0  # short, so the keepalive comes soon
 # a bts:heartbeat every 20 s (a quiet book can be silent ~50 s), or every FEED_TIMEOUT / 2 if
-# sooner, so the answers alone keep the silence watchdog fed: 15 s here
+# sooner, so the answers alone keep the silence watchdog fed: 4 s here
 KEEPALIVE = Bitstamp([], print, feed_timeout=FEED_TIMEOUT).keepalive_interval()
 STATS = ("last", "volume_24h", "open_24h", "high_24h", "low_24h")
 
@@ -48,7 +48,7 @@ def exchange_live(log: EventLog) -> int:
 def test_bitstamp_streams_exact_values_heartbeats_and_reconnects(
         simulator: Simulator, start_server: Callable[..., Server],
         socket_client: Callable[[Server], EventLog]):
-    assert KEEPALIVE == 15.0
+    assert KEEPALIVE == 4.0
     server = start_server({**bitstamp_env(simulator), "PAIRS": "BTC-USD,ETH-EUR,BTC-GBP",
                            "FEED_TIMEOUT": str(FEED_TIMEOUT)})
     log = socket_client(server)
@@ -89,7 +89,7 @@ def test_bitstamp_streams_exact_values_heartbeats_and_reconnects(
     assert ticker["ask"] == f"{Decimal(sold['state']['ask']):.2f}"
     wait_until(lambda: len(log.of("trade", id=str(sold["trade_id"]))) == 1)
 
-    # the keepalive: {"event":"bts:heartbeat"} 15 s after connecting, answered (one frame)
+    # the keepalive: {"event":"bts:heartbeat"} KEEPALIVE after connecting, answered (one frame)
     sent = simulator.control("stats")["bitstamp"]["frames_sent"]
     assert bitstamp_health(server)["connections"][0]["pings"] == 0
     wait_until(lambda: bitstamp_health(server)["connections"][0]["pings"] == 1,
