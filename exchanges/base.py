@@ -122,6 +122,7 @@ REST_RETRY_CAP = 8.0
 # Faults of the network or the far end: reconnect with backoff and say so on the page.
 NETWORK_FAULTS = (
     OSError,
+    EOFError,  # eventlet's read of a socket closed under it
     websocket.WebSocketException,
     ConnectionClosed,
     FeedSilent,
@@ -658,7 +659,7 @@ class ExchangeListener:
                 self._reject(feed.pair, self._not_listed(feed.pair, pairs), "pair not listed")
         # the websocket may have refused a pair before the list came: say what it lacks
         for pair, (feed, refusal) in list(self._rejected.items()):
-            if feed.symbol not in listed and "not listed" not in refusal:
+            if feed.symbol not in listed and not refusal.startswith(f"{pair} is not listed on"):
                 detail = f"{self._not_listed(pair, pairs)} ({self.name} said: {refusal})"
                 self._rejected[pair] = (feed, detail)
                 self._publish_status(pair, FeedState.ERROR, detail)
@@ -812,6 +813,8 @@ class Connection:
             except NETWORK_FAULTS as exc:
                 reason = one_line(exc)
             except Exception as exc:  # our bug: log it once with traceback, keep the task alive
+                if listener._stopped:  # stop() closed the socket under a read: not a fault
+                    break
                 log.exception("listener failed exchange=%s", listener.name)
                 reason = one_line(exc)
                 listener.errors += 1
@@ -860,8 +863,9 @@ class Connection:
         symbols = {feed.symbol: feed.pair for feed in feeds}
         session = listener.new_session(symbols)
         outgoing = deque(listener.subscribe_frames(list(symbols)))
-        for pair in symbols.values():
-            listener._publish_status(pair, FeedState.CONNECTING, "subscribing")
+        # not a pair the instrument list dropped while we connected (its error stays shown)
+        for feed in listener.live_feeds(feeds):
+            listener._publish_status(feed.pair, FeedState.CONNECTING, "subscribing")
         unconfirmed = set(symbols.values())  # neither acked nor sent data yet
         now = time.monotonic()
         last_frame_at = now

@@ -354,6 +354,7 @@ def inline(target: Callable[..., Any], *args: Any) -> None:
 
 def test_run_publishes_the_snapshot_beside_the_stream_and_dedupes_the_streams_copy(monkeypatch):
     monkeypatch.setattr(rest, "get_json", Script({
+        f"{BASE}/v2/conf/pub:list:pair:exchange": ['[["BTCUSD","FOOBAR"]]'],
         f"{BASE}/v2/ticker/tBTCUSD": [BITFINEX_TICKER],
         f"{BASE}/v2/trades/tBTCUSD/hist?limit=25": [BITFINEX_TRADES],
         f"{BASE}/v2/ticker/tFOOBAR": [http_error(500, BITFINEX_REFUSAL)],
@@ -400,7 +401,9 @@ def test_a_snapshot_ticker_never_overwrites_the_streams(monkeypatch):
 
 
 def test_run_streams_even_when_the_snapshot_cannot_be_downloaded(monkeypatch, caplog):
-    monkeypatch.setattr(rest, "get_json", Script({f"{BASE}/v2/ticker/tBTCUSD": [OSError("no")]}))
+    monkeypatch.setattr(rest, "get_json", Script({
+        f"{BASE}/v2/conf/pub:list:pair:exchange": ['[["BTCUSD"]]'],
+        f"{BASE}/v2/ticker/tBTCUSD": [OSError("no")]}))
     published: list[Record] = []
     listener = Bitfinex(["BTC-USD"], published.append, rest_url=BASE, connect_timeout=0.01,
                         sleep=lambda s: None, spawn=inline)
