@@ -12,24 +12,33 @@ new connections are refused, the listeners stop, storage writes what it holds, a
 connections are closed (``Dashboard.stop``). ``LOG_FORMAT=json`` logs one JSON object per line.
 """
 
+import os
 import sys
 
 if __name__ == "__main__" and sys.argv[1:2] not in (["snapshot"], ["record"]):
-    # Must run before anything imports socket, ssl, threading or time: eventlet swaps in its
-    # green versions, which is what lets websocket-client and Socket.IO share one event loop.
-    # Eventlet warns on import that it is deprecated; the README says why we use it anyway.
-    # The command-line subcommands use plain threads and skip it.
-    import warnings
+    # Must run before anything imports socket, ssl, threading or time: eventlet (or gevent,
+    # ASYNC_MODE=gevent) swaps in its green versions, which is what lets websocket-client and
+    # Socket.IO share one event loop. Eventlet warns on import that it is deprecated; the
+    # README says why it is still the default. The command-line subcommands use plain threads
+    # and skip it.
+    from dashboard.asyncmode import requested_async_mode
 
-    warnings.filterwarnings("ignore", message=r"\s*Eventlet is deprecated")
-    import eventlet
+    PATCHED = requested_async_mode(sys.argv[1:], os.environ)
+    if PATCHED == "gevent":
+        from gevent import monkey
 
-    eventlet.monkey_patch()
+        monkey.patch_all()
+    else:
+        import warnings
+
+        warnings.filterwarnings("ignore", message=r"\s*Eventlet is deprecated")
+        import eventlet
+
+        eventlet.monkey_patch()
 
 import argparse
 import dataclasses
 import logging
-import os
 import signal
 import time
 from collections.abc import Sequence
@@ -37,10 +46,10 @@ from collections.abc import Sequence
 from dotenv import find_dotenv, load_dotenv
 
 from dashboard import cli, concurrency
-from dashboard.app import create_app
 from dashboard.connections import raise_open_files_limit
 from dashboard.demo import demo_settings, start_simulator
 from dashboard.logs import setup_logging
+from dashboard.roles import create_role_app
 from dashboard.runtime import Dashboard
 from dashboard.settings import Settings, SettingsError, split_list
 
@@ -66,6 +75,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--log-level", help="DEBUG, INFO, WARNING or ERROR (LOG_LEVEL)")
     parser.add_argument("--demo", action="store_true",
                         help="stream from built-in simulated exchanges on loopback (no internet)")
+    parser.add_argument("--async-mode", choices=("eventlet", "gevent"),
+                        help="what runs the green tasks (ASYNC_MODE, default eventlet)")
+    parser.add_argument("--role", choices=("all", "collector", "web"),
+                        help="all in one process, or a collector or web node over "
+                             "MESSAGE_QUEUE (ROLE, default all)")
     return parser.parse_args(argv)
 
 
@@ -80,6 +94,8 @@ def settings_from(args: argparse.Namespace, env: dict[str, str]) -> Settings:
         "feed_timeout": args.feed_timeout,
         "log_level": args.log_level and args.log_level.upper(),
         "demo": args.demo or None,
+        "async_mode": args.async_mode,
+        "role": args.role,
     }
     changes = {name: value for name, value in overrides.items() if value is not None}
     return dataclasses.replace(settings, **changes).validated()
@@ -98,6 +114,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"server.py: bad setting: {exc}", file=sys.stderr)
         return 2
     setup_logging(settings.log_level, settings.log_format)
+    patched = globals().get("PATCHED")
+    if patched and patched != settings.async_mode:
+        print(f"server.py: ASYNC_MODE {settings.async_mode!r} but {patched!r} was patched in: "
+              "set it in the environment or with --async-mode", file=sys.stderr)
+        return 2
     raise_open_files_limit()  # before create_app: MAX_CLIENTS's default follows the limit
     if settings.demo:
         # every listener the simulator serves points at it; simulated prices go to data/demo.db
@@ -105,7 +126,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = demo_settings(settings, simulator, os.environ)
         log.info("demo mode: simulated exchanges at %s (%s)", simulator.url,
                  ",".join(simulator.exchanges))
-    app = create_app(settings)
+    app = create_role_app(settings)  # ROLE: all, collector or web
     dashboard = app.extensions["dashboard"]
     limits = app.extensions["client_limits"]
     dashboard.start()

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from flask import Flask
 from flask_bootstrap import Bootstrap5
 
-from . import api, routes
+from . import alerts_api, api, routes
 from .connections import (
     ClientCap,
     ClientLimits,
@@ -27,11 +29,14 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 MAX_CLIENT_MESSAGE = 4096
 
 
-def create_app(settings: Settings, async_mode: str | None = None) -> Flask:
+def create_app(settings: Settings, async_mode: str | None = None, *,
+               runtime: Callable[[Settings], Any] = Dashboard,
+               client_manager: Any = None) -> Flask:
     """Build the Flask app and bind Socket.IO to it; starts nothing and does no I/O.
 
-    ``async_mode`` None lets Flask-SocketIO pick eventlet when it is installed; unit tests pass
-    ``"threading"``.
+    ``async_mode`` None means ``settings.async_mode`` (``ASYNC_MODE``); unit tests pass
+    ``"threading"``. A web node (``dashboard.roles``) passes its own ``runtime`` instead of
+    ``Dashboard`` and the message queue's ``client_manager``.
     """
     app = Flask(__name__, root_path=str(PROJECT_ROOT))
     app.config.from_mapping(
@@ -41,11 +46,13 @@ def create_app(settings: Settings, async_mode: str | None = None) -> Flask:
     Bootstrap5(app)
     app.register_blueprint(routes.bp)
     app.register_blueprint(api.bp)
+    app.register_blueprint(alerts_api.bp)
     from . import events  # noqa: F401  (registers the Socket.IO handlers)
 
     socketio.init_app(
         app,
-        async_mode=async_mode,
+        async_mode=async_mode or settings.async_mode,
+        client_manager=client_manager,  # None: this process's clients only (no queue)
         # send the connect ack before our connect handler runs, so its snapshot follows it
         always_connect=True,
         # cors_allowed_origins left at its default: same origin only
@@ -53,7 +60,7 @@ def create_app(settings: Settings, async_mode: str | None = None) -> Flask:
         # (HTTP 400 on polling, the websocket closed) before it is even decoded
         max_http_buffer_size=MAX_CLIENT_MESSAGE,
     )
-    app.extensions["dashboard"] = Dashboard(settings)
+    app.extensions["dashboard"] = runtime(settings)
     open_files = open_files_limit()
     limits = ClientLimits(max_clients=settings.max_clients or default_max_clients(open_files),
                           open_files=open_files)

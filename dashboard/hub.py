@@ -12,7 +12,9 @@ Every trade leaves the hub with a ``seq``: a number that only grows, in the orde
 received the trades (microseconds since the epoch, bumped when two share one), so it keeps
 growing across restarts. A page that reconnects hands back the last ``seq`` it saw and gets
 exactly the trades after it. Sinks (the storage writer) get every ticker and trade, not only
-the conflated ones, once per flush.
+the conflated ones, once per flush. Observers (the alert service) see every record as it is
+published (``observe``, O(1) and non-blocking like ``publish``) and are told at the end of
+every flush (``flush``, on the hub's task: where they may emit).
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from exchanges.records import Record, Status, Ticker, Trade
 
@@ -33,14 +35,21 @@ Sink = Callable[[list[Ticker | Trade]], None]
 FeedKey = tuple[str, str | None]  # (exchange, pair); pair None for the exchange connection
 
 
+class Observer(Protocol):
+    def observe(self, record: Record) -> None: ...
+
+    def flush(self) -> None: ...
+
+
 class Hub:
     """Conflate, batch and emit records; keep the latest state for new clients."""
 
     def __init__(self, emit: Emit, recent_trades: int = 500, snapshot_trades: int | None = None,
-                 sinks: tuple[Sink, ...] = (),
+                 sinks: tuple[Sink, ...] = (), observers: tuple[Observer, ...] = (),
                  clock_us: Callable[[], int] = lambda: time.time_ns() // 1000) -> None:
         self._emit = emit
         self._sinks = sinks
+        self._observers = observers
         self._snapshot_trades = snapshot_trades or recent_trades  # trades sent on connect
         self._clock_us = clock_us
         self._seq = 0  # the last trade seq handed out
@@ -65,6 +74,8 @@ class Hub:
         changes keep their order.
         """
         self.published += 1
+        for observer in self._observers:
+            observer.observe(record)
         if type(record) is Ticker:
             self._tickers[record.exchange, record.pair] = record
             self._to_store.append(record)
@@ -75,7 +86,15 @@ class Hub:
             self._statuses.append(record)
 
     def flush(self) -> None:
-        """Send what arrived since the last flush; called by the hub task every tick."""
+        """Send what arrived since the last flush; called by the hub task every tick. The
+        observers' ``flush`` follows, whatever happened."""
+        try:
+            self._flush()
+        finally:
+            for observer in self._observers:
+                observer.flush()
+
+    def _flush(self) -> None:
         if self._to_store:
             records, self._to_store = self._to_store, []
             for sink in self._sinks:

@@ -10,6 +10,7 @@ import logging
 import time
 from typing import Any
 
+from alerts.service import AlertService
 from exchanges import ExchangeListener
 from storage import StorageWriter, Store, serialized
 
@@ -43,8 +44,13 @@ class Dashboard:
         self.store_call = serialized(concurrency.run_blocking)
         self.writer = StorageWriter(self.store, self.store_call, concurrency.sleep,
                                     retention_days=settings.retention_days)
+        self.alerts = AlertService(
+            self.store, self.store_call, spawn=concurrency.spawn, sleep=concurrency.sleep,
+            emit=broadcast, exchanges=settings.exchanges, alerts_file=settings.alerts_file,
+            alert_urls=settings.alert_urls, retention_days=settings.retention_days)
         self.hub = Hub(emit=broadcast, recent_trades=RECENT_TRADES,
-                       snapshot_trades=settings.max_rows, sinks=(self.writer.submit,))
+                       snapshot_trades=settings.max_rows, sinks=(self.writer.submit,),
+                       observers=(self.alerts,))
         self.listeners: list[ExchangeListener] = build_listeners(
             settings, self.hub.publish, sleep=concurrency.sleep, spawn=concurrency.spawn)
         self.queue_guard = QueueGuard(lambda: socketio.server, self.send_snapshot,
@@ -59,6 +65,7 @@ class Dashboard:
         concurrency.spawn(self._backfill_candles)
         concurrency.spawn(self.writer.run)
         concurrency.spawn(self.writer.run_prune)
+        self.alerts.start()
         concurrency.spawn(concurrency.every, self.settings.flush_ms / 1000, self.hub.flush,
                           "hub flush")
         concurrency.spawn(concurrency.every, QUEUE_CHECK_INTERVAL, self.queue_guard.check,
@@ -143,6 +150,7 @@ class Dashboard:
             "clients": {"connected": self.clients, **self.queue_guard.stats()},
             "hub": {"published": self.hub.published, "batches": self.hub.batches},
             "storage": self.writer.stats(),
+            "alerts": self.alerts.stats(),
             "feeds": {listener.name: listener.stats() for listener in self.listeners},
         }
 
@@ -163,6 +171,10 @@ class Dashboard:
         self.hub.flush()
         # keep half a second of the budget for closing the browsers' connections
         flushed = self.writer.flush(max(0.1, deadline - 0.5 - time.monotonic()))
+        try:
+            self.alerts.save_once()  # alerts fired since the last save, and each rule's state
+        except Exception as exc:  # a failing database must not hold the stop up
+            log.warning("alert save failed reason=%s", " ".join(str(exc).split()))
         server = socketio.server
         sessions = list(server.eio.sockets.values()) if server is not None else []
         for session in sessions:

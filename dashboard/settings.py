@@ -18,6 +18,10 @@ from exchanges import LISTENERS
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 LOG_FORMATS = ("text", "json")
+# ASYNC_MODE: what runs the green tasks (dashboard.concurrency is the only adapter to it)
+ASYNC_MODES = ("eventlet", "gevent")
+# ROLE (--role): everything in one process, or collectors and web nodes over MESSAGE_QUEUE
+ROLES = ("all", "collector", "web")
 # one CSP source of FRAME_ANCESTORS: 'self', a scheme (https:), or [scheme://]host[:port] with
 # an optional leading *. wildcard; nothing that could end the directive (; ,) or inject a header
 _FRAME_SOURCE = re.compile(
@@ -69,6 +73,15 @@ class Settings:
     # "https://wall.example"); empty: nobody ('none', and X-Frame-Options DENY)
     frame_ancestors: tuple[str, ...] = ()
     log_format: str = "text"  # LOG_FORMAT: "text" for people, "json" (one object a line)
+    async_mode: str = "eventlet"  # ASYNC_MODE (--async-mode): eventlet or gevent
+    role: str = "all"  # ROLE (--role): all, collector or web (see dashboard.roles)
+    # MESSAGE_QUEUE: redis://[:password@]host:port/db that collectors publish to and web nodes
+    # read from; needed by --role collector and --role web, unused by --role all
+    message_queue: str | None = field(default=None, repr=False)
+    # MESSAGE_QUEUE_CHANNEL: the pub/sub channel and key prefix; one per cluster sharing a Redis
+    queue_channel: str = "dashboard"
+    # COLLECTOR_ID: names a collector to the web nodes; default host name and its exchanges
+    collector_id: str | None = None
     # ALERTS_FILE: a TOML file of alert rules seeded at every start (``alerts.seed``)
     alerts_file: str | None = None
     # ALERT_URLS: comma list of notification URLs (Apprise: ntfy://..., json://host:port/path)
@@ -114,6 +127,16 @@ class Settings:
             values["frame_ancestors"] = tuple(env["FRAME_ANCESTORS"].split())
         if env.get("LOG_FORMAT", "").strip():
             values["log_format"] = env["LOG_FORMAT"].strip().lower()
+        if env.get("ASYNC_MODE", "").strip():
+            values["async_mode"] = env["ASYNC_MODE"].strip().lower()
+        if env.get("ROLE", "").strip():
+            values["role"] = env["ROLE"].strip().lower()
+        if env.get("MESSAGE_QUEUE", "").strip():
+            values["message_queue"] = env["MESSAGE_QUEUE"].strip()
+        if env.get("MESSAGE_QUEUE_CHANNEL", "").strip():
+            values["queue_channel"] = env["MESSAGE_QUEUE_CHANNEL"].strip()
+        if env.get("COLLECTOR_ID", "").strip():
+            values["collector_id"] = env["COLLECTOR_ID"].strip()
         if env.get("ALERTS_FILE", "").strip():
             values["alerts_file"] = env["ALERTS_FILE"].strip()
         if "ALERT_URLS" in env:
@@ -152,6 +175,7 @@ class Settings:
                                 "postgresql:// URL")
         if self.log_format not in LOG_FORMATS:
             raise SettingsError(f"LOG_FORMAT: {self.log_format!r} is not one of {LOG_FORMATS}")
+        self._validate_roles()
         for source in self.frame_ancestors:
             if source.lower() in ("'none'", "none") and len(self.frame_ancestors) == 1:
                 continue
@@ -186,6 +210,22 @@ class Settings:
                     build_plugin(url)
                 except DeliveryError as exc:
                     raise SettingsError(f"ALERT_URLS: {exc}") from None
+
+
+    def _validate_roles(self) -> None:
+        """ASYNC_MODE, ROLE and the message queue they need (issue 12)."""
+        if self.async_mode not in ASYNC_MODES:
+            raise SettingsError(f"ASYNC_MODE: {self.async_mode!r} is not one of {ASYNC_MODES}")
+        if self.role not in ROLES:
+            raise SettingsError(f"ROLE: {self.role!r} is not one of {ROLES}")
+        if self.role != "all" and not self.message_queue:
+            raise SettingsError(f"MESSAGE_QUEUE: --role {self.role} needs a redis:// URL")
+        if self.message_queue and not self.message_queue.startswith(
+                ("redis://", "rediss://", "unix://")):
+            raise SettingsError("MESSAGE_QUEUE: not a redis://, rediss:// or unix:// URL")
+        if not re.fullmatch(r"[A-Za-z0-9_.:-]{1,64}", self.queue_channel):
+            raise SettingsError(f"MESSAGE_QUEUE_CHANNEL: {self.queue_channel!r} is not 1-64 "
+                                "letters, digits or _.:-")
 
 
 def setting_names(suffix: str) -> dict[str, str]:

@@ -34,6 +34,8 @@ ROOT = Path(__file__).resolve().parent.parent
 SETTING_NAMES = ("HOST", "PORT", "EXCHANGES", "PAIRS", "SECRET_KEY", "LOG_LEVEL", "FEED_TIMEOUT",
                  "FLUSH_MS", "MAX_ROWS", "CLIENT_QUEUE_LIMIT", "DATABASE_URL", "RETENTION_DAYS",
                  "MAX_CLIENTS", "FRAME_ANCESTORS", "LOG_FORMAT",
+                 "ALERTS_FILE", "ALERT_URLS", "ALERTS_TOKEN",
+                 "ASYNC_MODE", "ROLE", "MESSAGE_QUEUE", "MESSAGE_QUEUE_CHANNEL", "COLLECTOR_ID",
                  *(name for suffix in ("WS_URL", "REST_URL", "PAIRS")
                    for name in setting_names(suffix).values()))
 
@@ -75,6 +77,13 @@ def wait_until(predicate: Callable[[], Any], timeout: float = 10.0, interval: fl
 def get_json(url: str, timeout: float = 5.0) -> Any:
     with urllib.request.urlopen(url, timeout=timeout) as response:
         return json.load(response)
+
+
+def e2e_async_mode() -> dict[str, str]:
+    """``E2E_ASYNC_MODE=gevent`` runs every server the tests start under gevent (``make test``
+    runs tests/e2e a second time so); unset, each runs under its default, eventlet."""
+    mode = os.environ.get("E2E_ASYNC_MODE", "").strip()
+    return {"ASYNC_MODE": mode} if mode else {}
 
 
 def base_env() -> dict[str, str]:
@@ -157,7 +166,7 @@ def launch_server(
 ) -> Server:
     port = port or free_port()
     log_path = tmp_path / f"server-{port}-{time.monotonic_ns()}.log"
-    full_env = {**base_env(), "PORT": str(port), "LOG_LEVEL": "INFO", **env}
+    full_env = {**base_env(), "PORT": str(port), "LOG_LEVEL": "INFO", **e2e_async_mode(), **env}
     popen = subprocess.Popen(
         [sys.executable, str(ROOT / "server.py"), *args],
         cwd=tmp_path,  # no developer .env is found from here
