@@ -20,7 +20,8 @@ Per trade batch a client counts the trades cheaply (``"seq":`` occurrences), che
 batch's first seq follows the last one it saw (a replayed or reordered trade is counted apart
 and only new seqs are counted as delivered), and adds every trade's latency, receive wall time
 minus the trade's ``time`` (ms), to a 1 ms histogram of the current phase. ``time`` is the
-exchange's time, which ``bench.feeder`` sets to the moment it sent the frame.
+exchange's time, which the fake exchanges (``simulator/fast.py``) set to the moment they send
+the frame.
 
 A slow client (``--slow N``) completes the handshake on a raw socket whose receive buffer is
 shrunk (``SO_RCVBUF``) and then never reads; it writes a pong every ``PONG_EVERY`` seconds so

@@ -1,8 +1,10 @@
-"""The stdin/stdout command channel between the runner and a load process (feeder, clients).
+"""The stdin/stdout command channel between the runner and a load process (``bench.clients``).
 
 The runner writes one JSON object per line, ``{"cmd": NAME, ...}``; the process answers each
 with one JSON line: what the handler returned, or ``{"error": ...}``. The loop ends when stdin
-closes, which is how a load process learns that its runner is gone.
+closes, which is how a load process learns that its runner is gone. The fake exchanges
+(``python -m simulator --fast --stdin-commands``) speak the same, with their own thread-based
+loop (``simulator.fast.answer_commands``): the simulator does not import the benchmarks.
 """
 
 from __future__ import annotations

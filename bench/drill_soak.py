@@ -6,9 +6,9 @@ The issue's drill is 1,000,000 frames. That takes about two minutes at 10,000 fr
 function with 300,000 frames (``DRILL_SOAK_FRAMES`` changes it; about 35 s) and this command
 runs the full count. The ``soak`` row of ``make bench`` runs 2,000,000 frames for the memory alone.
 
-Set-up: ``bench.feeder`` (lean fake Bitfinex and Coinbase, 4 pairs each: 8 feeds) paced at
-``rate`` frames/s in all, the real ``server.py`` storing into SQLite, one lean Socket.IO client
-reading the stream. Checked:
+Set-up: the simulator in fast mode (``simulator/fast.py``: fake Bitfinex and Coinbase, 4 pairs
+each: 8 feeds) paced at ``rate`` frames/s in all, the real ``server.py`` storing into SQLite, one
+lean Socket.IO client reading the stream. Checked:
 
 - server RSS at the end within 10 % of its RSS after warm-up (a fifth of the frames);
 - every frame the feeders wrote was read by the server, none malformed, no reconnect, no error;
@@ -26,6 +26,8 @@ import sys
 import time
 from collections.abc import Callable
 from typing import Any
+
+from simulator.market import HISTORY
 
 from .harness import Stack, wait_until
 
@@ -114,8 +116,9 @@ def run(frames: int, rate: float = 10_000, log: Callable[[str], None] = print) -
             storage["buffered"], storage
         assert storage["dropped"] == 0, storage
         # stored: every streamed trade, and the ones the subscribe answers carry (before the
-        # stream, so not in the feeders' count): Bitfinex 3 per pair, Coinbase 1 per pair
-        handshake = (3 + 1) * len(stack.pairs)
+        # stream, so not in the feeders' count): Bitfinex's trades snapshot (the market's last
+        # HISTORY trades) per pair, and Coinbase's last trade (its ticker and last_match) per pair
+        handshake = (HISTORY + 1) * len(stack.pairs)
         assert stored_trades == sent["trades"] + handshake, (stored_trades, sent["trades"])
         delivered = sum(client["trades"].values())
         assert client["disconnect"] is None and client["replayed"] == 0, client

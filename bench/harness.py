@@ -4,8 +4,9 @@ A ``Stack`` starts them in order and hands out what the scenarios measure: the s
 ``/healthz``, feeder counters, client reports, and CPU/RSS of each process. ``close`` stops
 everything it started (the runner also kills stragglers at exit, see ``bench.procs``).
 
-The "8 feeds" of the issue are 2 exchanges x 4 pairs; the fake exchanges run as one
-``bench.feeder`` process per exchange, so each gets its own core time and half the rate.
+The "8 feeds" of the issue are 2 exchanges x 4 pairs; the fake exchanges are the simulator in
+fast mode (``simulator/fast.py``), one process per exchange, so each gets its own core time and
+half the rate; the "feeder" names below are theirs.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from .stats import Histogram
 EXCHANGES = ("bitfinex", "coinbase")
 PAIRS = ("BTC-USD", "ETH-USD", "SOL-USD", "LTC-USD")
 SERVER_START_TIMEOUT = 30.0
+FEEDER_SEED = 4  # the fake exchanges' market, the same every run
 _SETTING_LINE = re.compile(r"^#?\s*([A-Z][A-Z0-9_]*)=", re.MULTILINE)
 
 
@@ -41,6 +43,13 @@ def setting_names() -> set[str]:
     except OSError:
         names = set()
     return names | {name for name in os.environ if name.endswith(("_WS_URL", "_REST_URL"))}
+
+
+def feeder(exchange: str) -> list[str]:
+    """argv of one fake exchange: ``python -m simulator --fast`` serving ``exchange`` alone,
+    streaming nothing until told a rate by a JSON line on stdin (``rate``, ``stats``)."""
+    return python("simulator", "--fast", "--exchanges", exchange, "--stdin-commands",
+                  "--seed", str(FEEDER_SEED), "--log-level", "WARNING")
 
 
 def get_json(url: str, timeout: float = 10.0) -> Any:
@@ -126,8 +135,7 @@ class Stack:
     def start_feeders(self) -> Feeders:
         children, urls = {}, {}
         for exchange in EXCHANGES:
-            child = self._spawn(f"feeder-{exchange}", python(
-                "bench.feeder", "--exchanges", exchange, "--pairs", ",".join(self.pairs)))
+            child = self._spawn(f"feeder-{exchange}", feeder(exchange))
             urls[exchange] = child.read_json(timeout=20)["url"]
             children[exchange] = child
         self._feeders = Feeders(children, urls)

@@ -228,7 +228,7 @@ class Child:
 
 
 def python(module_or_script: str, *args: str) -> list[str]:
-    """argv running a module (``bench.feeder``) or script path with this interpreter."""
+    """argv running a module (``bench.clients``) or script path with this interpreter."""
     if module_or_script.endswith(".py"):
         return [sys.executable, module_or_script, *args]
     return [sys.executable, "-m", module_or_script, *args]

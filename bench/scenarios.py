@@ -6,8 +6,8 @@ its target), CPU in cores of every process over the measured window, and details
 Targets are goals for the 2-core dev machine, not assertions: a miss is reported, not raised.
 
 Every trade a client counts was sent after it connected (``{"after": <max seq>}``), and latency
-is the client's receive wall time minus the trade's ``time``, which the feeder sets to its send
-time (see ``bench.clients`` and ``bench.feeder``).
+is the client's receive wall time minus the trade's ``time``, which the fake exchange sets to
+its send time (see ``bench.clients`` and ``simulator/fast.py``).
 """
 
 from __future__ import annotations

@@ -1,8 +1,9 @@
-"""``bench.feeder`` as a load source for the browser row (``bench.browser.LoadSource``).
+"""The simulator's fast mode as a load source for the browser row (``bench.browser.LoadSource``).
 
-``bench.browser.run_benchmark(FeederSource())`` runs the page benchmark on the same lean fake
-exchanges as the server rows instead of ``simulator/``: the rate knob is aggregate frames per
-second (exact, so calibration settles at once), and the source's CPU stays small.
+``bench.browser.run_benchmark(FeederSource())`` runs the page benchmark on the same fake
+exchanges as the server rows (``python -m simulator --fast``, one process per exchange) instead
+of the simulator's random trades: the rate knob is aggregate frames per second (exact, so
+calibration settles at once), and the source's CPU stays small.
 """
 
 from __future__ import annotations
@@ -10,27 +11,26 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .harness import EXCHANGES, PAIRS
-from .procs import Child, python
+from .harness import EXCHANGES, PAIRS, feeder
+from .procs import Child
 
 SUBSCRIPTIONS = {"bitfinex": 2, "coinbase": 3}  # channels per pair the listeners subscribe
 
 
 @dataclass
 class FeederSource:
-    """One ``bench.feeder`` process per exchange, 4 pairs each, at ``rate`` frames/s in all."""
+    """One fast-mode simulator per exchange, 4 pairs each, at ``rate`` frames/s in all."""
 
     rate: float = 2000.0
     pairs: tuple[str, ...] = PAIRS
-    name: str = "bench.feeder"
+    name: str = "simulator --fast"
     children: dict[str, Child] = field(default_factory=dict)
     urls: dict[str, str] = field(default_factory=dict)
 
     def start(self, workdir: Path) -> None:
         for exchange in EXCHANGES:
-            child = Child(f"feeder-{exchange}", python(
-                "bench.feeder", "--exchanges", exchange, "--pairs", ",".join(self.pairs)),
-                workdir / f"feeder-{exchange}.log")
+            child = Child(f"feeder-{exchange}", feeder(exchange),
+                          workdir / f"feeder-{exchange}.log")
             self.children[exchange] = child
             self.urls[exchange] = child.read_json(timeout=20)["url"]
         self.set_rate(self.rate)

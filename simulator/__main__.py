@@ -7,6 +7,10 @@ serves; all logging goes to stderr. SIGTERM/SIGINT stop it cleanly with status 0
 ``--exit-on-stdin-eof`` it also stops when its stdin closes, so a demo child never outlives a
 parent that died without cleaning up; such a child leaves SIGINT (a terminal's Ctrl-C, sent to
 the whole process group) to its parent and stops right after it.
+
+``--fast`` turns it into a load generator (``simulator.fast``): pre-formatted frames at
+``--total-rate`` frames a second in all, steered by JSON lines on stdin with
+``--stdin-commands`` (the benchmarks' fake exchanges, ``bench.harness``).
 """
 
 from __future__ import annotations
@@ -20,7 +24,9 @@ import sys
 import threading
 from types import FrameType
 
+from simulator.fast import answer_commands
 from simulator.peer import PeerOptions
+from simulator.registry import EXCHANGES
 from simulator.server import SimulatorConfig, SimulatorServer
 
 log = logging.getLogger("simulator")
@@ -60,8 +66,40 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--exit-on-stdin-eof", action="store_true", help="exit when stdin reaches end of file"
     )
+    parser.add_argument(
+        "--exchanges",
+        type=_exchanges,
+        default=list(EXCHANGES),
+        metavar="NAME,...",
+        help=f"the exchanges to serve (default: all of {','.join(EXCHANGES)})",
+    )
+    parser.add_argument(
+        "--fast",
+        action="store_true",
+        help="fast mode (simulator/fast.py): stream pre-formatted frames at --total-rate; the "
+        "random trades of --rate are then off unless --rate is given",
+    )
+    parser.add_argument(
+        "--total-rate",
+        type=_total_rate,
+        default=0.0,
+        metavar="N|max",
+        help="fast mode: frames per second for the whole process, spread over every subscribed "
+        "pair of every exchange; max: as fast as clients read (default 0: none until asked)",
+    )
+    parser.add_argument(
+        "--stdin-commands",
+        action="store_true",
+        help='fast mode: answer JSON lines on stdin ({"cmd": "rate", "value": N|"max"}, '
+        '{"cmd": "stats"}) with one JSON line each on stdout; exit when stdin ends',
+    )
     parser.add_argument("--log-level", default="INFO", help="stderr log level (default INFO)")
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if not args.fast and (args.stdin_commands or args.total_rate):
+        parser.error("--total-rate and --stdin-commands need --fast")
+    if args.stdin_commands and args.exit_on_stdin_eof:
+        parser.error("--stdin-commands already exits when stdin ends: drop --exit-on-stdin-eof")
+    return args
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -78,13 +116,15 @@ def main(argv: list[str] | None = None) -> int:
         host=args.host,
         port=args.port,
         seed=args.seed,
-        rate=rates.pop(None, 2.0),
+        rate=rates.pop(None, 0.0 if args.fast else 2.0),
         rates=rates,
         options=PeerOptions(
             heartbeat_interval=args.heartbeat_interval, subscribe_timeout=args.subscribe_timeout
         ),
+        fast=args.fast,
+        total_rate=args.total_rate,
     )
-    server = SimulatorServer(config)
+    server = SimulatorServer(config, {name: EXCHANGES[name] for name in args.exchanges})
     stop = threading.Event()
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
@@ -103,6 +143,10 @@ def main(argv: list[str] | None = None) -> int:
     server.start()
     sys.stdout.write(json.dumps({"url": server.url, "exchanges": list(server.engines)}) + "\n")
     sys.stdout.flush()
+    if args.stdin_commands:
+        assert server.fast is not None
+        threading.Thread(target=answer_commands, args=(server.fast, stop, sys.stdin, _write),
+                         name="commands", daemon=True).start()
     while not stop.wait(0.5):
         pass
     log.info("simulator stopping")
@@ -127,6 +171,24 @@ def _wait_for_eof(stop: threading.Event) -> None:
         except OSError:  # stdin closed or unreadable: no parent to wait for
             break
     stop.set()
+
+
+def _write(text: str) -> None:
+    sys.stdout.write(text)
+    sys.stdout.flush()
+
+
+def _exchanges(text: str) -> list[str]:
+    names = [name.strip().lower() for name in text.split(",") if name.strip()]
+    unknown = [name for name in names if name not in EXCHANGES]
+    if unknown or not names:
+        raise argparse.ArgumentTypeError(
+            f"no simulated exchange {unknown[0]!r}" if unknown else "name at least one exchange")
+    return list(dict.fromkeys(names))
+
+
+def _total_rate(text: str) -> float:
+    return float("inf") if text == "max" else _non_negative(text)
 
 
 def _non_negative(text: str) -> float:

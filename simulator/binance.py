@@ -45,6 +45,10 @@ Not simulated: protocol-level pings (the simulator's server sends frames only, s
 pings of Binance, 3 min of Binance.US, and the pong deadline are absent), streams other than
 ``bookTicker`` and ``trade`` (acked, then silent), raw ``/ws/`` endpoints and URL-listed
 streams, ``timeUnit``, and the text of errors the docs don't give (our own wording, marked).
+
+Fast mode (``FAST``, ``simulator.fast``): per pair the round ``trade, bookTicker``, one trade; a
+book ticker comes with every trade, changed or not; Binance.US's buyer and seller order ids are
+the market moment's, not hashed from each trade's id.
 """
 
 from __future__ import annotations
@@ -64,7 +68,17 @@ from typing import Any
 from simulator import wire
 from simulator.catalogue import PRODUCTS, SIZE_STEP, Product, split_pair
 from simulator.market import Market, PairState, Side, Trade
-from simulator.peer import Action, Close, ExchangeSpec, Peer, PeerOptions, RestReply, Send
+from simulator.peer import (
+    Action,
+    Close,
+    ExchangeSpec,
+    FastSpec,
+    FastStep,
+    Peer,
+    PeerOptions,
+    RestReply,
+    Send,
+)
 
 BOOK_TICKER, TRADE = "bookTicker", "trade"
 MAX_STREAMS = 1024  # "A single connection can listen to a maximum of 1024 streams"
@@ -174,7 +188,7 @@ class BinancePeer(Peer):
         actions: list[Action] = []
         name = f"{symbol_of(pair).lower()}@{TRADE}"
         if name in self._streams:
-            actions.append(self._data(name, self._trade(pair, trade, now)))
+            actions.append(self._data(name, trade_payload(self.venue, pair, trade, now)))
         return actions + self.on_quote(pair, now)
 
     def on_quote(self, pair: str, now: float) -> list[Action]:
@@ -188,6 +202,12 @@ class BinancePeer(Peer):
             return []
         self._last_book[pair] = book
         return [self._data(name, book_ticker(pair, state))]
+
+    def fast_wrap(self, channel: str, pair: str) -> tuple[str, str] | None:
+        name = f"{symbol_of(pair).lower()}@{channel}"
+        if self._closing or name not in self._streams:
+            return None
+        return (f'{{"stream":"{name}","data":', "}") if self.combined else ("", "")
 
     def subscriptions(self) -> list[tuple[str, str]]:
         """(stream type, pair) of the subscribed streams that carry data."""
@@ -244,17 +264,18 @@ class BinancePeer(Peer):
     def _data(self, stream: str, payload: dict[str, Any]) -> Send:
         return _send({"stream": stream, "data": payload} if self.combined else payload)
 
-    def _trade(self, pair: str, trade: Trade, now: float) -> dict[str, Any]:
-        """The Trade Streams payload; ``E`` (event time) is when it is sent."""
-        traded = epoch_ms(trade.time)
-        fields: dict[str, Any] = {"e": "trade", "E": max(int(now * 1000), traded),
-                                  "s": symbol_of(pair), "t": trade.id,
-                                  "p": text8(trade.price), "q": text8(trade.size)}
-        if self.venue.order_ids:
-            fields["b"], fields["a"] = _order_id(pair, trade.id, "buyer"), _order_id(
-                pair, trade.id, "seller")
-        fields |= {"T": traded, "m": buyer_is_maker(trade), "M": True}
-        return fields
+
+def trade_payload(venue: Venue, pair: str, trade: Trade, now: float) -> dict[str, Any]:
+    """The Trade Streams payload; ``E`` (event time) is when it is sent."""
+    traded = epoch_ms(trade.time)
+    fields: dict[str, Any] = {"e": "trade", "E": max(int(now * 1000), traded),
+                              "s": symbol_of(pair), "t": trade.id,
+                              "p": text8(trade.price), "q": text8(trade.size)}
+    if venue.order_ids:
+        fields["b"], fields["a"] = _order_id(pair, trade.id, "buyer"), _order_id(
+            pair, trade.id, "seller")
+    fields |= {"T": traded, "m": buyer_is_maker(trade), "M": True}
+    return fields
 
 
 def book_ticker(pair: str, state: PairState) -> dict[str, Any]:
@@ -570,10 +591,22 @@ def _rest_trade(trade: Trade) -> dict[str, Any]:
     }
 
 
+def fast_render(market: Market, pair: str, state: PairState, now: float, *,
+                venue: Venue = BINANCE) -> dict[str, str]:
+    """Fast mode's bodies: the raw payloads (``BinancePeer.fast_wrap`` names the stream)."""
+    return {
+        TRADE: wire.dumps(trade_payload(venue, pair, state.last_trade, now)),
+        BOOK_TICKER: wire.dumps(book_ticker(pair, state)),
+    }
+
+
 def _spec(venue: Venue) -> ExchangeSpec:
+    fast = FastSpec(steps=(FastStep(TRADE, TRADE, new_trade=True, has_trade=True),
+                           FastStep(BOOK_TICKER, BOOK_TICKER)),
+                    render=partial(fast_render, venue=venue))
     return ExchangeSpec(name=venue.name, peer=partial(BinancePeer, venue=venue),
                         commands={"shutdown": shutdown_command},
-                        rest=partial(rest, venue=venue), products=venue.products)
+                        rest=partial(rest, venue=venue), products=venue.products, fast=fast)
 
 
 SPEC = _spec(BINANCE)

@@ -20,6 +20,10 @@ REST (docs.bitfinex.com rest-public-ticker, rest-public-trades), from the same m
 
 Not simulated: ``book``/``candles`` channels (answered ``channel: unknown``) and ``conf`` flags
 (acknowledged, but frames keep the default shape).
+
+Fast mode (``FAST``, ``simulator.fast``): per pair the round ``te, tu, te, tu, ticker`` (two
+trades, each as ``te`` and ``tu``, then the ticker), all sent at once; ``tu`` follows its ``te``
+without the 0.1 s wait.
 """
 
 from __future__ import annotations
@@ -35,7 +39,17 @@ from typing import Any
 from simulator import wire
 from simulator.catalogue import PRODUCTS, split_pair
 from simulator.market import Market, PairState, Side, Trade
-from simulator.peer import Action, Close, ExchangeSpec, Peer, PeerOptions, RestReply, Send
+from simulator.peer import (
+    Action,
+    Close,
+    ExchangeSpec,
+    FastSpec,
+    FastStep,
+    Peer,
+    PeerOptions,
+    RestReply,
+    Send,
+)
 
 MAX_CHANNELS = 25  # public channels per connection (BFX-P)
 CHANNELS = ("ticker", "trades")
@@ -142,6 +156,21 @@ class BitfinexPeer(Peer):
 
     def subscriptions(self) -> list[tuple[str, str]]:
         return [(channel.channel, channel.pair) for channel in self._channels.values()]
+
+    def fast_wrap(self, channel: str, pair: str) -> tuple[str, str] | None:
+        found = self._find(channel, pair)
+        return None if found is None else (f"[{found.chan_id},", "]")
+
+    def fast_sent(self, channel: str, pair: str, now: float) -> None:
+        found = self._find(channel, pair)
+        if found is not None:
+            found.last_sent = max(found.last_sent, now)
+
+    def _find(self, channel: str, pair: str) -> _Channel | None:
+        for candidate in self._channels.values():
+            if candidate.channel == channel and candidate.pair == pair:
+                return candidate
+        return None
 
     # Client events
 
@@ -308,5 +337,19 @@ def rest(market: Market, parts: Sequence[str], params: Mapping[str, str]) -> Res
     return RestReply(404, {"error": f"Cannot GET /{'/'.join(parts)}"})
 
 
+def fast_render(market: Market, pair: str, state: PairState, now: float) -> dict[str, str]:
+    """Fast mode's bodies: a channel frame without its ``[chanId,`` and ``]``."""
+    row = _trade_row(state.last_trade)
+    return {
+        "te": wire.dumps(["te", row])[1:-1],
+        "tu": wire.dumps(["tu", row])[1:-1],
+        "ticker": wire.dumps([_ticker_row(state)])[1:-1],
+    }
+
+
+_TE = FastStep("te", "trades", new_trade=True, has_trade=True)
+_TU = FastStep("tu", "trades", has_trade=True)
+FAST = FastSpec(steps=(_TE, _TU, _TE, _TU, FastStep("ticker", "ticker")), render=fast_render)
+
 SPEC = ExchangeSpec(
-    name="bitfinex", peer=BitfinexPeer, commands={"info": info_command}, rest=rest)
+    name="bitfinex", peer=BitfinexPeer, commands={"info": info_command}, rest=rest, fast=FAST)

@@ -48,6 +48,10 @@ below the top of book are made up, deterministically from the market and the pri
 simulated: other channels (their well-formed names are acked and stay silent), private
 channels, the 1,024-channel limit, the server's protocol pings, the 90-day connection age.
 A client's heartbeats are counted (``BitstampPeer.heartbeats``) for tests.
+
+Fast mode (``FAST``, ``simulator.fast``): per pair the round ``live_trades, order_book``, one
+trade; the book comes with every trade, changed or not; the order ids are the market moment's,
+not derived from each trade's id.
 """
 
 from __future__ import annotations
@@ -66,7 +70,17 @@ from typing import Any
 from simulator import wire
 from simulator.catalogue import PRODUCTS, SIZE_STEP, Product, split_pair
 from simulator.market import Market, PairState, Side, Trade
-from simulator.peer import Action, Close, ExchangeSpec, Peer, PeerOptions, RestReply, Send
+from simulator.peer import (
+    Action,
+    Close,
+    ExchangeSpec,
+    FastSpec,
+    FastStep,
+    Peer,
+    PeerOptions,
+    RestReply,
+    Send,
+)
 
 BOOK = "order_book"
 TRADES = "live_trades"
@@ -388,5 +402,19 @@ def _transaction(trade: Trade, tick: Decimal) -> dict[str, Any]:
     }
 
 
+def fast_render(market: Market, pair: str, state: PairState, now: float) -> dict[str, str]:
+    """Fast mode's frames: the ``live_trades`` message of the moment's last trade, the book."""
+    product = market.pair(pair).product
+    return {
+        TRADES: wire.dumps(trade_frame(pair, product.tick, state.last_trade)),
+        BOOK: wire.dumps(book_frame(state, product, now)),
+    }
+
+
+FAST = FastSpec(
+    steps=(FastStep(TRADES, TRADES, new_trade=True, has_trade=True), FastStep(BOOK, BOOK)),
+    render=fast_render,
+)
+
 SPEC = ExchangeSpec(name="bitstamp", peer=BitstampPeer,
-                    commands={"reconnect": reconnect_command}, rest=rest)
+                    commands={"reconnect": reconnect_command}, rest=rest, fast=FAST)

@@ -52,6 +52,9 @@ a depth it lacks), the level-1 re-send after 3 s without change, the 10-minute c
 connection without ping-pong or data, and the system-status stream. Our own wording (no source
 for the real one): the refusal of a request without valid ``args``, of a bad REST ``limit`` or
 a missing ``symbol``, the answer to ``unsubscribe``, and the 404 of an unknown REST path.
+
+Fast mode (``FAST``, ``simulator.fast``): per pair the round ``publicTrade, orderbook.1``, one
+trade; a level-1 snapshot comes with every trade, changed or not.
 """
 
 from __future__ import annotations
@@ -67,7 +70,16 @@ from typing import Any
 from simulator import wire
 from simulator.catalogue import PRODUCTS, split_pair
 from simulator.market import Market, PairState, Trade
-from simulator.peer import Action, ExchangeSpec, Peer, PeerOptions, RestReply, Send
+from simulator.peer import (
+    Action,
+    ExchangeSpec,
+    FastSpec,
+    FastStep,
+    Peer,
+    PeerOptions,
+    RestReply,
+    Send,
+)
 
 MAX_ARGS = 10
 BOOK = "orderbook.1"
@@ -357,4 +369,18 @@ def _rest_trade(symbol: str, trade: Trade) -> dict[str, Any]:
     }
 
 
-SPEC = ExchangeSpec(name="bybit", peer=BybitPeer, rest=rest, products=PRODUCTS_USDT)
+def fast_render(market: Market, pair: str, state: PairState, now: float) -> dict[str, str]:
+    """Fast mode's frames: the ``publicTrade`` push of the moment's last trade, the book."""
+    return {
+        TRADES: wire.dumps(_trade_frame(pair, state.last_trade, now)),
+        BOOK: wire.dumps(_book_frame(symbol_for(pair), state, now)),
+    }
+
+
+FAST = FastSpec(
+    steps=(FastStep(TRADES, TRADES, new_trade=True, has_trade=True), FastStep(BOOK, BOOK)),
+    render=fast_render,
+)
+
+SPEC = ExchangeSpec(name="bybit", peer=BybitPeer, rest=rest, products=PRODUCTS_USDT,
+                    fast=FAST)

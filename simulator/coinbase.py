@@ -23,6 +23,9 @@ REST (Exchange REST API, Products), from the same market:
 
 Not simulated: ``level2``/``full``/``status``/batch channels (answered "not a valid channel")
 and authentication. Error ``reason`` texts for malformed input are our own wording.
+
+Fast mode (``FAST``, ``simulator.fast``): per pair the round ``match, ticker``, one trade; the
+maker and taker order ids are the market moment's, not hashed from each trade's id.
 """
 
 from __future__ import annotations
@@ -38,7 +41,17 @@ from typing import Any
 from simulator import wire
 from simulator.catalogue import PRODUCTS, split_pair
 from simulator.market import Market, PairState, Side, Trade
-from simulator.peer import Action, Close, ExchangeSpec, Peer, PeerOptions, RestReply, Send
+from simulator.peer import (
+    Action,
+    Close,
+    ExchangeSpec,
+    FastSpec,
+    FastStep,
+    Peer,
+    PeerOptions,
+    RestReply,
+    Send,
+)
 
 CHANNELS = ("ticker", "matches", "heartbeat")
 HEARTBEAT_INTERVAL = 1.0  # one heartbeat per second per product, as the real feed
@@ -169,32 +182,7 @@ class CoinbasePeer(Peer):
     # Frames
 
     def _ticker(self, product: str) -> Send:
-        state = self.market.state(product)
-        trade = state.last_trade
-        text = wire.decimal_text
-        return Send(
-            wire.dumps(
-                {
-                    "type": "ticker",
-                    "sequence": state.sequence,
-                    "product_id": product,
-                    "price": text(state.last),
-                    "open_24h": text(state.open_24h),
-                    "volume_24h": text(state.volume_24h),
-                    "low_24h": text(state.low_24h),
-                    "high_24h": text(state.high_24h),
-                    "volume_30d": text(state.volume_30d),
-                    "best_bid": text(state.bid),
-                    "best_bid_size": text(state.bid_size),
-                    "best_ask": text(state.ask),
-                    "best_ask_size": text(state.ask_size),
-                    "side": trade.side.value,  # the taker's side
-                    "time": wire.iso_micros(trade.time),
-                    "trade_id": trade.id,
-                    "last_size": text(trade.size),
-                }
-            )
-        )
+        return Send(wire.dumps(_ticker_fields(product, self.market.state(product))))
 
     def _heartbeat(self, product: str, now: float) -> Send:
         state = self.market.state(product)
@@ -206,6 +194,31 @@ class CoinbasePeer(Peer):
             "time": wire.iso_micros(datetime.fromtimestamp(now, UTC)),
         }
         return Send(wire.dumps(frame))
+
+
+def _ticker_fields(product: str, state: PairState) -> dict[str, Any]:
+    """A ``ticker``: the book, the 24 h statistics and the last trade (``side`` the taker's)."""
+    trade = state.last_trade
+    text = wire.decimal_text
+    return {
+        "type": "ticker",
+        "sequence": state.sequence,
+        "product_id": product,
+        "price": text(state.last),
+        "open_24h": text(state.open_24h),
+        "volume_24h": text(state.volume_24h),
+        "low_24h": text(state.low_24h),
+        "high_24h": text(state.high_24h),
+        "volume_30d": text(state.volume_30d),
+        "best_bid": text(state.bid),
+        "best_bid_size": text(state.bid_size),
+        "best_ask": text(state.ask),
+        "best_ask_size": text(state.ask_size),
+        "side": trade.side.value,  # the taker's side
+        "time": wire.iso_micros(trade.time),
+        "trade_id": trade.id,
+        "last_size": text(trade.size),
+    }
 
 
 def _requested(message: Mapping[str, Any]) -> list[tuple[str, list[str]]]:
@@ -334,4 +347,18 @@ def _rest_trade(trade: Trade) -> dict[str, Any]:
     }
 
 
-SPEC = ExchangeSpec(name="coinbase", peer=CoinbasePeer, rest=rest)
+def fast_render(market: Market, pair: str, state: PairState, now: float) -> dict[str, str]:
+    """Fast mode's bodies: the ``match`` of the moment's last trade and the ``ticker``."""
+    return {
+        "match": wire.dumps(_match("match", pair, state.last_trade)),
+        "ticker": wire.dumps(_ticker_fields(pair, state)),
+    }
+
+
+FAST = FastSpec(
+    steps=(FastStep("match", "matches", new_trade=True, has_trade=True),
+           FastStep("ticker", "ticker", has_trade=True)),
+    render=fast_render,
+)
+
+SPEC = ExchangeSpec(name="coinbase", peer=CoinbasePeer, rest=rest, fast=FAST)

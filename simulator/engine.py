@@ -4,21 +4,23 @@ The engine is the only place where market and protocol state meet threads. Every
 method takes the exchange's lock, so the reader threads (client frames), the clock thread
 (random trades, heartbeats) and control requests (injections) see one consistent market and
 peers never run concurrently. Actions are handed to each connection's ``Link``, which queues
-them without blocking; the socket writes happen on the link's own sender thread.
+them without blocking; the socket writes happen on the link's own sender thread. In fast mode
+(``simulator.fast``) the pacer thread hands the engine pre-formatted frames the same way.
 """
 
 from __future__ import annotations
 
 import random
 import threading
-from collections.abc import Callable, Iterable
+import time
+from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
 from http import HTTPStatus
 from typing import Protocol, TypeVar
 
 from simulator.market import Market, PairState, Side, Trade
-from simulator.peer import Action, ExchangeSpec, Peer, PeerOptions, RestReply
+from simulator.peer import Action, Burst, ExchangeSpec, FastStep, Peer, PeerOptions, RestReply
 from simulator.reference import Reference
 
 # What a REST request gets while ``fail_rest`` is in force: an overloaded exchange.
@@ -38,6 +40,20 @@ class Link(Protocol):
 
 
 L = TypeVar("L", bound=Link)
+# fast mode: (channel, pair) -> [(link, text before the body, text after it)]
+Routes = dict[tuple[str, str], list[tuple[Link, str, str]]]
+
+
+class FastFeed(Protocol):
+    """One pair's fast-mode stream as the engine drives it (``simulator.fast.FastFeed``)."""
+
+    pair: str
+
+    def next_frame(self, market: Market, now: float) -> tuple[FastStep, str]:
+        """The next step of the round and its body, rendered for a frame sent at ``now``."""
+
+    def reached(self, step: FastStep) -> None:
+        """The frame of ``step`` went to at least one connection."""
 
 
 def _wall_clock() -> datetime:
@@ -72,6 +88,10 @@ class Engine:
         self._silent_until = 0.0
         self._sent = 0
         self._silenced = 0
+        self._fast_sent = 0  # fast-mode frames written (``Burst``s), part of ``_sent``
+        self._changes = 0  # connections opened, closed or heard from: fast routes may differ
+        self._routes: Routes = {}
+        self._routes_at = -1  # ``_changes`` when ``_routes`` was built
         self._rest_requests = 0
         self._rest_failures_left = 0
         self._rest_failure = REST_FAILURE
@@ -82,6 +102,7 @@ class Engine:
         """Create the peer for a new connection, wrap it in a link and send its greeting."""
         with self._lock:
             self._connections_opened += 1
+            self._changes += 1
             rng = random.Random(f"{self._seed}:{self.name}:connection:{self._connections_opened}")
             peer = self.spec.peer(self.market, rng, self._options, now)
             link = link_factory(peer)
@@ -93,12 +114,14 @@ class Engine:
         """Forget a connection whose socket has closed (called from its reader thread)."""
         with self._lock:
             if link in self._links:
+                self._changes += 1
                 self._links.remove(link)
                 self._pings_of_closed += _pings(link.peer)
 
     def receive(self, link: Link, text: str, now: float) -> None:
         """Hand one client frame to the connection's peer and queue its answer."""
         with self._lock:
+            self._changes += 1  # the frame may have changed the connection's subscriptions
             link.deliver(link.peer.receive(text, now))
 
     # REST
@@ -193,13 +216,71 @@ class Engine:
         with self._lock:
             self._rate = rate
 
-    def count_sent(self, silenced: bool) -> None:
-        """Tally one frame the sender wrote, or swallowed because of ``silence``."""
+    def count_sent(self, silenced: bool, frames: int = 1, fast: bool = False) -> None:
+        """Tally frames the sender wrote, or swallowed because of ``silence``; ``fast``: they
+        were fast mode's."""
         with self._lock:
             if silenced:
-                self._silenced += 1
+                self._silenced += frames
             else:
-                self._sent += 1
+                self._sent += frames
+                if fast:
+                    self._fast_sent += frames
+
+    # Fast mode (``simulator.fast``)
+
+    def fast_publish(self, feeds: Sequence[FastFeed], clock: Callable[[], float] = time.time
+                     ) -> None:
+        """Send each feed's next frame, in order, to every connection subscribed to its channel
+        and pair, wrapped as the connection's peer asks (``Peer.fast_wrap``): one ``Burst`` per
+        connection, queued behind what it already has."""
+        with self._lock:
+            routes = self._fast_routes()
+            bursts: dict[Link, list[str]] = {}
+            used: set[tuple[str, str]] = set()
+            now = clock()
+            for feed in feeds:
+                now = clock()
+                step, body = feed.next_frame(self.market, now)
+                route = (step.channel, feed.pair)
+                targets = routes.get(route)
+                if not targets:
+                    continue
+                feed.reached(step)
+                used.add(route)
+                for link, prefix, suffix in targets:
+                    text = prefix + body + suffix if prefix or suffix else body
+                    if (texts := bursts.get(link)) is None:
+                        bursts[link] = [text]
+                    else:
+                        texts.append(text)
+            for link, texts in bursts.items():
+                link.deliver([Burst(texts)])
+            for channel, pair in used:
+                for link, _, _ in routes[channel, pair]:
+                    link.peer.fast_sent(channel, pair, now)
+
+    def fast_pairs(self) -> list[str]:
+        """The pairs some connection is subscribed to, sorted: fast mode's feeds."""
+        with self._lock:
+            return sorted({pair for _, pair in self._fast_routes()})
+
+    def fast_backlog(self) -> int:
+        """The most fast frames one connection has queued and not written yet."""
+        with self._lock:
+            return self._backlog()
+
+    def fast_stats(self) -> dict[str, int]:
+        """Fast mode's counters: frames written (all, and the fast ones), the most fast frames
+        one connection has queued but not written yet, connections and subscriptions."""
+        with self._lock:
+            return {
+                "frames": self._sent,
+                "fast_frames": self._fast_sent,
+                "backlog": self._backlog(),
+                "connections": len(self._links),
+                "subscriptions": sum(len(link.peer.subscriptions()) for link in self._links),
+            }
 
     def stats(self, now: float) -> dict[str, object]:
         """Counters for ``/control/stats``; tests poll it to know a connection is registered."""
@@ -223,6 +304,21 @@ class Engine:
             }
 
     # Private methods
+
+    def _fast_routes(self) -> Routes:
+        """Who gets a fast frame of each (channel, pair); rebuilt after connections changed."""
+        if self._routes_at != self._changes:
+            routes: Routes = {}
+            for link in self._links:
+                for channel, pair in dict.fromkeys(link.peer.subscriptions()):
+                    wrap = link.peer.fast_wrap(channel, pair)
+                    if wrap is not None:
+                        routes.setdefault((channel, pair), []).append((link, *wrap))
+            self._routes, self._routes_at = routes, self._changes
+        return self._routes
+
+    def _backlog(self) -> int:
+        return max((getattr(link, "backlog", 0) for link in self._links), default=0)
 
     def _watched_pairs(self) -> list[str]:
         pairs = {pair for link in self._links for _, pair in link.peer.subscriptions()}

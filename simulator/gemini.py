@@ -46,6 +46,9 @@ Not simulated: the server's protocol pings (the simulator's server sends none), 
 ``snapshot`` connection parameter, private streams, and rate limits. Replies to requests that
 aren't JSON or lack a method, and the ``pubticker`` volume timestamp (the last trade's), are our
 own choices; the wording of the details refusal and of a bad ``limit_trades`` is ours.
+
+Fast mode (``FAST``, ``simulator.fast``): per pair the round ``trade, bookTicker``, one trade; a
+book ticker comes with every trade.
 """
 
 from __future__ import annotations
@@ -60,7 +63,16 @@ from typing import Any
 from simulator import wire
 from simulator.catalogue import PRODUCTS, SIZE_STEP, split_pair
 from simulator.market import Market, PairState, Side, Trade
-from simulator.peer import Action, ExchangeSpec, Peer, PeerOptions, RestReply, Send
+from simulator.peer import (
+    Action,
+    ExchangeSpec,
+    FastSpec,
+    FastStep,
+    Peer,
+    PeerOptions,
+    RestReply,
+    Send,
+)
 
 NAME = "gemini"
 LISTED = ("BTC-USD", "BTC-EUR", "BTC-USDT", "ETH-USD", "ETH-EUR", "ETH-USDT", "SOL-USD",
@@ -343,5 +355,21 @@ def _rest_trade(trade: Trade) -> dict[str, Any]:
     }
 
 
+def fast_render(market: Market, pair: str, state: PairState, now: float) -> dict[str, str]:
+    """Fast mode's frames: the trade event of the moment's last trade, the book ticker."""
+    symbol = symbol_for(pair)
+    return {
+        "trade": wire.dumps(trade_event(symbol, state.last_trade, state)),
+        "bookTicker": wire.dumps(book_ticker(symbol, state, now)),
+    }
+
+
+FAST = FastSpec(
+    steps=(FastStep("trade", "trade", new_trade=True, has_trade=True),
+           FastStep("bookTicker", "bookTicker")),
+    render=fast_render,
+)
+
 SPEC = ExchangeSpec(
-    name=NAME, peer=GeminiPeer, rest=rest, products=tuple(PRODUCTS[pair] for pair in LISTED))
+    name=NAME, peer=GeminiPeer, rest=rest, products=tuple(PRODUCTS[pair] for pair in LISTED),
+    fast=FAST)

@@ -44,6 +44,9 @@ REST (``/0/public``), from the same market, in Kraken's envelope ``{"error":[],"
 Not simulated: other channels and methods (answered with an error in our own words), an
 ``instrument`` channel, rate limits. Error texts for malformed requests are our own wording.
 A client's pings are counted (``KrakenPeer.pings``) for tests.
+
+Fast mode (``FAST``, ``simulator.fast``): per pair the round ``trade, ticker``, one trade; the
+ticker comes with every trade, whatever ``event_trigger`` the subscription asked for.
 """
 
 from __future__ import annotations
@@ -59,7 +62,16 @@ from typing import Any
 from simulator import wire
 from simulator.catalogue import PRODUCTS, split_pair
 from simulator.market import Market, PairState, Side, Trade
-from simulator.peer import Action, ExchangeSpec, Peer, PeerOptions, RestReply, Send
+from simulator.peer import (
+    Action,
+    ExchangeSpec,
+    FastSpec,
+    FastStep,
+    Peer,
+    PeerOptions,
+    RestReply,
+    Send,
+)
 
 CHANNELS = ("ticker", "trade")
 HEARTBEAT_INTERVAL = 1.0  # "approximately once every second in the absence of ... updates"
@@ -198,6 +210,9 @@ class KrakenPeer(Peer):
 
     def subscriptions(self) -> list[tuple[str, str]]:
         return [(sub.channel, sub.pair) for sub in self._subscriptions.values()]
+
+    def fast_sent(self, channel: str, pair: str, now: float) -> None:
+        self._last_sent = max(self._last_sent, now)
 
     # Requests
 
@@ -486,5 +501,21 @@ def _rest_trade(trade: Trade) -> list[Any]:
     ]
 
 
+def fast_render(market: Market, pair: str, state: PairState, now: float) -> dict[str, str]:
+    """Fast mode's frames: the trade update of the moment's last trade, and the ticker update."""
+    symbol = _NAMES[pair].symbol
+    tick = market.pair(pair).product.tick
+    return {
+        "trade": _channel_frame("trade", "update", [_trade_entry(symbol, state.last_trade)]),
+        "ticker": _channel_frame("ticker", "update", [_ticker_entry(symbol, state, tick, now)]),
+    }
+
+
+FAST = FastSpec(
+    steps=(FastStep("trade", "trade", new_trade=True, has_trade=True),
+           FastStep("ticker", "ticker")),
+    render=fast_render,
+)
+
 SPEC = ExchangeSpec(name="kraken", peer=KrakenPeer, commands={"status": status_command},
-                    rest=rest)
+                    rest=rest, fast=FAST)

@@ -214,6 +214,16 @@ class PairMarket:
         self._sequence += self._rng.randint(1, 5)
         return self.state()
 
+    def reserve(self, count: int) -> tuple[int, int]:
+        """Set aside ``count`` trade ids and sequence numbers for trades sent outside this
+        market (fast mode's pre-formatted copies of its moments, ``simulator.fast``); returns
+        the first of each. The market's own later trades number after them, so no id is used
+        twice."""
+        first_id, first_sequence = self._next_id, self._sequence + 1
+        self._next_id += count
+        self._sequence += count
+        return first_id, first_sequence
+
     # Private methods
 
     def _step(self, moment: datetime) -> Trade:

@@ -66,6 +66,9 @@ prefix), the refusal of a bad ``instType`` or ``limit`` (51000 "Parameter {0} er
 of an unknown path, ``volCcy24h`` (24 h volume times the last price) and ``sodUtc0``/``sodUtc8``
 (the 24 h open: the market keeps no day opens). A client's pings are counted
 (``OkxPeer.pings``) for tests.
+
+Fast mode (``FAST``, ``simulator.fast``): per pair the round ``trades, tickers``, one trade; a
+fast push restarts the 30 s idle timer like any other.
 """
 
 from __future__ import annotations
@@ -81,7 +84,17 @@ from typing import Any
 from simulator import wire
 from simulator.catalogue import PRODUCTS, SIZE_STEP, split_pair
 from simulator.market import Market, PairState, Trade
-from simulator.peer import Action, Close, ExchangeSpec, Peer, PeerOptions, RestReply, Send
+from simulator.peer import (
+    Action,
+    Close,
+    ExchangeSpec,
+    FastSpec,
+    FastStep,
+    Peer,
+    PeerOptions,
+    RestReply,
+    Send,
+)
 
 CHANNELS = ("tickers", "trades")
 PRODUCTS_USDT = tuple(product for product in PRODUCTS.values() if product.pair.endswith("-USDT"))
@@ -190,6 +203,12 @@ class OkxPeer(Peer):
     def subscriptions(self) -> list[tuple[str, str]]:
         return [(channel, pair) for channel, pairs in self._subscribed.items() for pair in pairs]
 
+    def fast_wrap(self, channel: str, pair: str) -> tuple[str, str] | None:
+        return None if self._closed else super().fast_wrap(channel, pair)
+
+    def fast_sent(self, channel: str, pair: str, now: float) -> None:
+        self._last_push = max(self._last_push, now)
+
     # Requests
 
     def _request(self, message: Any, text: str, now: float) -> list[Action]:
@@ -242,7 +261,7 @@ class OkxPeer(Peer):
         return self._push("tickers", pair, ticker_item(self.market.state(pair), now))
 
     def _push(self, channel: str, pair: str, item: dict[str, Any]) -> Send:
-        return Send(wire.dumps({"arg": {"channel": channel, "instId": pair}, "data": [item]}))
+        return Send(push_text(channel, pair, item))
 
     def _event(self, fields: dict[str, Any], request_id: Any = None) -> Send:
         """An event with the request's ``id`` first (when it had one) and ``connId`` last."""
@@ -261,6 +280,11 @@ class OkxPeer(Peer):
         if any(isinstance(action, Send) for action in actions):
             self._last_push = now
         return actions
+
+
+def push_text(channel: str, pair: str, item: dict[str, Any]) -> str:
+    """A push of one object: ``{"arg":{"channel":..,"instId":..},"data":[item]}``."""
+    return wire.dumps({"arg": {"channel": channel, "instId": pair}, "data": [item]})
 
 
 def ticker_item(state: PairState, now: float) -> dict[str, Any]:
@@ -431,10 +455,25 @@ def _refused(status: int, code: str, text: str) -> RestReply:
     return RestReply(status, {"code": code, "msg": text, "data": []})
 
 
+def fast_render(market: Market, pair: str, state: PairState, now: float) -> dict[str, str]:
+    """Fast mode's frames: the ``trades`` push of the moment's last trade, the ``tickers`` one."""
+    return {
+        "trades": push_text("trades", pair, _trade_item(pair, state.last_trade)),
+        "tickers": push_text("tickers", pair, ticker_item(state, now)),
+    }
+
+
+FAST = FastSpec(
+    steps=(FastStep("trades", "trades", new_trade=True, has_trade=True),
+           FastStep("tickers", "tickers")),
+    render=fast_render,
+)
+
 SPEC = ExchangeSpec(
     name="okx",
     peer=OkxPeer,
     commands={"notice": notice_command, "idle_timeout": idle_timeout_command},
     rest=rest,
     products=PRODUCTS_USDT,
+    fast=FAST,
 )

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from simulator.catalogue import PRODUCTS, Product
-from simulator.market import Market, Trade
+from simulator.market import Market, PairState, Trade
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,7 +36,16 @@ class Close:
     delay: float = 0.0
 
 
-Action = Send | Close
+@dataclass(frozen=True, slots=True)
+class Burst:
+    """Send each of ``texts`` as one text frame, back to back: fast mode's frames of one slice
+    for one connection (``simulator.fast``). Protocol modules never return it."""
+
+    texts: list[str]
+    delay: float = 0.0
+
+
+Action = Send | Close | Burst
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +96,22 @@ class Peer(ABC):
     def subscriptions(self) -> list[tuple[str, str]]:
         """Current (channel, pair) subscriptions, for stats and to know which pairs trade."""
 
+    # Fast mode (``simulator.fast``): the exchange's ``FastSpec`` renders each frame once for
+    # every connection; a peer only says how its connection receives it.
+
+    def fast_wrap(self, channel: str, pair: str) -> tuple[str, str] | None:
+        """The text this connection puts before and after a fast frame's body of ``channel``
+        and ``pair`` (Bitfinex: ``[chanId,`` and ``]``), or None when it is not subscribed.
+
+        Asked again whenever the connection's subscriptions may have changed, never per frame.
+        """
+        return ("", "") if (channel, pair) in self.subscriptions() else None
+
+    def fast_sent(self, channel: str, pair: str, now: float) -> None:
+        """Fast frames of ``channel`` and ``pair`` went out at ``now``: a timer that waits for
+        silence (a heartbeat, an idle close) starts again, as after any frame ``on_trade`` sent."""
+        return None  # most exchanges time nothing by what they sent last
+
 
 @dataclass(frozen=True, slots=True)
 class RestReply:
@@ -103,6 +128,39 @@ Command = Callable[[Mapping[str, str]], list[Action]]
 RestHandler = Callable[[Market, Sequence[str], Mapping[str, str]], RestReply]
 
 
+@dataclass(frozen=True, slots=True)
+class FastStep:
+    """One frame of an exchange's fast-mode cycle (``FastSpec.steps``)."""
+
+    kind: str  # its key in what ``FastSpec.render`` returns
+    channel: str  # the subscription that receives it, as ``Peer.subscriptions`` names it
+    new_trade: bool = False  # it reports a new trade: a fresh id, sequence number and time
+    has_trade: bool = False  # a client can read a trade from it (what fast mode counts as sent)
+
+
+# (market, pair, state, now) -> {kind: frame body}; see ``FastSpec``
+FastRender = Callable[[Market, str, PairState, float], Mapping[str, str]]
+
+
+@dataclass(frozen=True)
+class FastSpec:
+    """How an exchange streams in fast mode (``python -m simulator --fast``, ``simulator.fast``).
+
+    ``steps`` are the frames of one round, in the order ``Peer.on_trade`` sends them for a
+    trade (several trades per round where the exchange's load mix wants it), repeated for as
+    long as the stream runs. ``render`` writes the body of every step's ``kind`` with the
+    module's own encoders from ``state``, a market moment whose last trade is the one reported,
+    and ``now``, the moment of sending: exactly the frames ``on_trade`` would send, minus what
+    ``Peer.fast_wrap`` puts around them per connection. Fast mode renders each market moment
+    once, with stand-ins for the trade's id, sequence number and time (and ``now``), and fills in
+    only those per frame; so a value derived from the id in any other way (an order id hashed
+    from it) stays the moment's.
+    """
+
+    steps: tuple[FastStep, ...]
+    render: FastRender
+
+
 @dataclass(frozen=True)
 class ExchangeSpec:
     """What the server needs to offer one simulated exchange.
@@ -110,7 +168,8 @@ class ExchangeSpec:
     ``commands`` are exchange-specific control routes (``/control/<name>/<command>``) whose
     actions go to every connection of the exchange, e.g. Bitfinex's ``info`` maintenance codes.
     A command raises ``ValueError`` for bad parameters. ``rest`` answers the exchange's REST
-    GETs (``/<name>/...`` without a websocket upgrade) from the same market.
+    GETs (``/<name>/...`` without a websocket upgrade) from the same market. ``fast`` is its
+    stream in fast mode (None: the exchange has none).
     """
 
     name: str
@@ -118,3 +177,4 @@ class ExchangeSpec:
     commands: Mapping[str, Command] = field(default_factory=dict)
     rest: RestHandler | None = None
     products: tuple[Product, ...] = tuple(PRODUCTS.values())
+    fast: FastSpec | None = None

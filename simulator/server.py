@@ -10,7 +10,8 @@ Routes by request path:
 Threads: websockets runs one reader thread per connection (``_serve_connection``); each
 connection also gets a sender thread draining its ``Outbox``; one clock thread drives random
 trades and timers every ``TICK`` seconds. No asyncio and no eventlet, so the simulator behaves
-the same inside the test runner and as the ``--demo`` child process.
+the same inside the test runner and as the ``--demo`` child process. In fast mode
+(``SimulatorConfig.fast``, ``simulator.fast``) one more thread paces pre-formatted frames.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import http
 import logging
 import random
 import socket
+import struct
 import threading
 import time
 from collections.abc import Iterable, Mapping
@@ -34,8 +36,9 @@ from websockets.sync.server import Server, ServerConnection, serve
 
 from simulator import control, wire
 from simulator.engine import Engine
+from simulator.fast import FastPacer
 from simulator.outbox import Outbox
-from simulator.peer import Action, Close, ExchangeSpec, Peer, PeerOptions
+from simulator.peer import Action, Burst, Close, ExchangeSpec, Peer, PeerOptions
 from simulator.reference import Reference
 from simulator.registry import EXCHANGES
 
@@ -57,6 +60,8 @@ class SimulatorConfig:
     # per exchange, instead of ``rate`` (e.g. the demo's busier and quieter venues)
     rates: Mapping[str, float] = field(default_factory=dict)
     options: PeerOptions = field(default_factory=PeerOptions)
+    fast: bool = False  # also stream pre-formatted frames at ``total_rate`` (``simulator.fast``)
+    total_rate: float = 0.0  # fast mode: frames per second for the whole process
 
 
 class _Link:
@@ -67,6 +72,8 @@ class _Link:
         self._websocket = websocket
         self._engine = engine
         self._outbox = Outbox()
+        self._queued = 0  # fast frames handed to the outbox (the engine's thread writes it)
+        self._written = 0  # ... and written or dropped (the sender thread writes it)
         self._sender = threading.Thread(
             target=self._send_loop, name=f"send-{engine.name}-{websocket.id}", daemon=True
         )
@@ -77,7 +84,14 @@ class _Link:
 
     def deliver(self, actions: Iterable[Action]) -> None:
         """Queue actions (engine lock held by the caller, so this must not block)."""
+        actions = list(actions)
+        self._queued += sum(len(action.texts) for action in actions if isinstance(action, Burst))
         self._outbox.put(actions)
+
+    @property
+    def backlog(self) -> int:
+        """Fast frames queued and not written yet."""
+        return self._queued - self._written
 
     def abort(self) -> None:
         """Drop the TCP connection with no close frame, like a network failure."""
@@ -94,6 +108,10 @@ class _Link:
             if isinstance(action, Close):
                 self._websocket.close(action.code, action.reason)
                 return
+            if isinstance(action, Burst):
+                if not self._send_burst(action.texts):
+                    return
+                continue
             silenced = self._engine.is_silent(time.time())
             if not silenced:
                 try:
@@ -101,6 +119,61 @@ class _Link:
                 except (ConnectionClosed, OSError):
                     return
             self._engine.count_sent(silenced)
+
+    def _send_burst(self, texts: list[str]) -> bool:
+        """Write fast mode's frames of one slice back to back in one system call; False once
+        the connection is gone.
+
+        Inside websockets' ``send_context`` (the connection's lock and state check, as its
+        ``send`` takes them for one frame), the frames are written with one ``sendall``
+        instead of one per frame: on loopback the call is most of a frame's cost. A connection
+        without extensions (the server offers none) gets plain text frames framed here
+        (``text_frames``), cheaper than the sans-I/O protocol's general encoder.
+        """
+        silenced = self._engine.is_silent(time.time())
+        written = True
+        if not silenced:
+            websocket = self._websocket
+            try:
+                with websocket.send_context():
+                    protocol = websocket.protocol
+                    if protocol.extensions:
+                        for text in texts:
+                            protocol.send_text(text.encode())
+                        data = b"".join(protocol.data_to_send())
+                    else:
+                        data = text_frames(texts)
+                    try:
+                        websocket.socket.sendall(data)
+                    except OSError:  # the client is gone; its reader thread will see it
+                        written = False
+            except ConnectionClosed:
+                written = False
+        self._written += len(texts)
+        if written:
+            self._engine.count_sent(silenced, len(texts), fast=True)
+        return written
+
+
+def text_frames(texts: Iterable[str]) -> bytes:
+    """Each text as one final, unmasked text frame without extensions (RFC 6455 section 5.2),
+    as a server writes it: FIN and opcode 1, then the payload length in 7, 7+16 or 7+64 bits."""
+    parts: list[bytes] = []
+    for text in texts:
+        payload = text.encode()
+        size = len(payload)
+        if size < 126:
+            parts.append(bytes((0x81, size)))
+        elif size < 65536:
+            parts.append(_HEADER_16.pack(0x81, 126, size))
+        else:
+            parts.append(_HEADER_64.pack(0x81, 127, size))
+        parts.append(payload)
+    return b"".join(parts)
+
+
+_HEADER_16 = struct.Struct("!BBH")
+_HEADER_64 = struct.Struct("!BBQ")
 
 
 class SimulatorServer:
@@ -144,12 +217,17 @@ class SimulatorServer:
             threading.Thread(target=self._server.serve_forever, name="accept", daemon=True),
             threading.Thread(target=self._clock_loop, name="clock", daemon=True),
         ]
+        # fast mode's pacer (``simulator.fast``), None in normal mode
+        self.fast = FastPacer(self.engines, config.total_rate) if config.fast else None
 
     def start(self) -> None:
         """Serve in background threads; returns at once."""
-        log.info("simulator listening url=%s seed=%d", self.url, self.seed)
+        log.info("simulator listening url=%s seed=%d%s", self.url, self.seed,
+                 " fast" if self.fast else "")
         for thread in self._threads:
             thread.start()
+        if self.fast is not None:
+            self.fast.start()
 
     def stop(self) -> None:
         """Close every connection (close frame 1001), stop the clock and release the port.
@@ -159,6 +237,8 @@ class SimulatorServer:
         sockets are cut: the process must exit promptly when its parent asks.
         """
         self._stopping.set()
+        if self.fast is not None:
+            self.fast.stop()
         closer = threading.Thread(target=self._server.shutdown, name="shutdown", daemon=True)
         closer.start()
         closer.join(timeout=_STOP_GRACE)
