@@ -5,10 +5,11 @@ bench/requirements.txt), because cryptofeed's pins are not ours; it imports noth
 project. bench/normalize.py starts it as a subprocess and talks to it in JSON lines on
 stdin/stdout, so that both sides' timed rounds alternate in the same run:
 
-- ``{"op": "load", "exchange": "bitfinex", "setup": [frame, ...], "sets": {"stream": [frame,
-  ...], ...}}``: build the feed, replay the setup frames (the channels' ``subscribed`` acks) and
-  then every set once, and answer ``{"failed": {set: [[index, error], ...]}}`` (a frame
-  cryptofeed cannot process is reported, never skipped silently);
+- ``{"op": "load", "exchange": "bitfinex", "symbols": {"BTC-USD": "tBTCUSD", ...}, "setup":
+  [frame, ...], "sets": {"stream": [frame, ...], ...}}``: build the feed (``FEEDS``: the class and
+  the channels it subscribes), subscribed to every symbol given, replay the setup frames (the
+  channels' acks) and then every set once, and answer ``{"failed": {set: [[index, error],
+  ...]}}`` (a frame cryptofeed cannot process is reported, never skipped silently);
 - ``{"op": "version"}``: answer ``{"version": "2.4.0"}``;
 - ``{"op": "breakdown", "frame": frame}``: ns for that frame through the handler, and for
   its decoding alone;
@@ -23,9 +24,12 @@ decoding (yapic.json with ``parse_float=Decimal``), normalizing, building its ``
 ``Trade`` and awaiting the callbacks.
 
 Setup that is not per message, as a live connection would have it: the symbol map that
-cryptofeed downloads from the exchange's REST API is set from the recording's symbols with
-``Symbols.set``, and the channels are registered by replaying the recording's ``subscribed``
-acks (Bitfinex) before any set is timed.
+cryptofeed downloads from the exchange's REST API is set from the symbols given (the fixture's
+``feeds.json``: native symbol and our pair, which is cryptofeed's normalized name too) with
+``Symbols.set``, and the channels are registered by replaying the recording's acks (Bitfinex)
+before any set is timed. The feed makes no REST call here: one a frame would trigger (Binance
+asks for a book snapshot on its first depth update) raises instead, so that frame is reported
+as one cryptofeed cannot process.
 
 Bitfinex sequence numbers: cryptofeed turns on SEQ_ALL and raises ``MissingSequenceNumber``
 when a frame's number is not the previous one plus one. The recording is an excerpt (and a set
@@ -46,13 +50,24 @@ import timeit
 from decimal import Decimal
 from typing import Any
 
-from cryptofeed.defines import BITFINEX, COINBASE, TICKER, TRADES
-from cryptofeed.exchanges import Bitfinex, Coinbase
+from cryptofeed.defines import TICKER, TRADES
+from cryptofeed.exchanges import OKX, Binance, BinanceUS, Bitfinex, Bitstamp, Coinbase
 from cryptofeed.symbols import Symbols
 from yapic.json import loads as json_loads
 
 # about this many messages per timed pass: long enough that reading the clock costs nothing
 PASS_MESSAGES = 2000
+
+# Our exchange name -> cryptofeed's feed and the channels it is subscribed to: those whose frames
+# our listener reads too. Bitstamp has no ticker in cryptofeed (no top-of-book channel at all).
+FEEDS: dict[str, tuple[type, tuple[str, ...]]] = {
+    "bitfinex": (Bitfinex, (TICKER, TRADES)),
+    "coinbase": (Coinbase, (TICKER, TRADES)),
+    "binance": (Binance, (TICKER, TRADES)),
+    "binanceus": (BinanceUS, (TICKER, TRADES)),
+    "bitstamp": (Bitstamp, (TRADES,)),
+    "okx": (OKX, (TICKER, TRADES)),
+}
 
 
 class Connection:
@@ -66,26 +81,20 @@ async def ignore(*args: Any) -> None:
     """A no-op TICKER / TRADES callback."""
 
 
-def bitfinex_feed(frames: list[str]) -> Bitfinex:
-    """A Bitfinex feed subscribed to ticker and trades of every symbol the frames name."""
-    symbols = {}
-    for frame in frames:
-        message = json.loads(frame)
-        if isinstance(message, dict) and "symbol" in message:
-            symbol = message["symbol"]
-            base, quote = symbol[1:].split(":") if ":" in symbol else (symbol[1:4], symbol[4:])
-            symbols[f"{base}-{quote}"] = symbol
-    Symbols.set(BITFINEX, symbols, {"instrument_type": {}})
-    subscription = {TICKER: list(symbols), TRADES: list(symbols)}
-    return Bitfinex(subscription=subscription, callbacks={TICKER: ignore, TRADES: ignore})
+def make_feed(exchange: str, symbols: dict[str, str]) -> Any:
+    """cryptofeed's feed of ``exchange`` subscribed to its channels of every symbol given
+    ({normalized: native}), with REST calls refused."""
+    feed_class, channels = FEEDS[exchange]
+    Symbols.set(feed_class.id, symbols, {"instrument_type": {}})
+    feed = feed_class(subscription={channel: list(symbols) for channel in channels},
+                      callbacks={channel: ignore for channel in channels})
+    feed.http_conn.read = no_rest
+    return feed
 
 
-def coinbase_feed(frames: list[str]) -> Coinbase:
-    """A Coinbase feed subscribed to ticker and matches of every product the frames name."""
-    products = sorted({json.loads(frame).get("product_id") for frame in frames} - {None})
-    Symbols.set(COINBASE, {product: product for product in products}, {"instrument_type": {}})
-    subscription = {TICKER: products, TRADES: products}
-    return Coinbase(subscription=subscription, callbacks={TICKER: ignore, TRADES: ignore})
+async def no_rest(*args: Any, **kwargs: Any) -> str:
+    """What the feed's REST reads do here: the benchmark has no network, and times no I/O."""
+    raise RuntimeError("the frame makes cryptofeed call the REST API (not done here)")
 
 
 class Replay:
@@ -96,12 +105,14 @@ class Replay:
         self.frames = frames
         repeats = max(1, PASS_MESSAGES // max(1, len(frames)))
         self.items = [(frame, Connection(f"{n}")) for n, frame in enumerate(frames * repeats)]
-        # the sequence number each frame's own connection expects to see next, minus one
-        self.expected = {conn.uuid: _sequence(frame) - 1 for frame, conn in self.items
-                         if _sequence(frame) is not None}
+        # Bitfinex: the sequence number each frame's own connection expects next, minus one
+        self.expected: dict[str, int] = {}
+        if isinstance(feed, Bitfinex):
+            self.expected = {conn.uuid: sequence - 1 for frame, conn in self.items
+                             if (sequence := _sequence(frame)) is not None}
 
     def reset(self) -> None:
-        if isinstance(self.feed, Bitfinex):
+        if self.expected:
             self.feed.seq_no.update(self.expected)
 
     async def run(self, items: list[tuple[str, Connection]]) -> float:
@@ -134,7 +145,7 @@ class Replay:
 
 
 def _sequence(frame: str) -> int | None:
-    """A Bitfinex data frame's trailing SEQ_ALL number; None for events and Coinbase frames."""
+    """A Bitfinex data frame's trailing SEQ_ALL number; None for its events."""
     message = json.loads(frame, parse_float=Decimal)
     if isinstance(message, list) and isinstance(message[-1], int):
         return message[-1]
@@ -156,9 +167,9 @@ async def serve() -> None:
     for line in sys.stdin:
         request = json.loads(line)
         if request["op"] == "load":
+            replays = {}
             sets, setup = request["sets"], request["setup"]
-            frames = setup + [frame for each in sets.values() for frame in each]
-            feed = (bitfinex_feed if request["exchange"] == "bitfinex" else coinbase_feed)(frames)
+            feed = make_feed(request["exchange"], request["symbols"])
             failed = {"setup": await Replay(feed, setup).check()}
             for name, each in sets.items():
                 replays[name] = Replay(feed, each)

@@ -30,7 +30,6 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from decimal import Decimal
 from typing import Any
 
 from . import rest
@@ -267,8 +266,8 @@ def _ticker_update(match: re.Match[str], channel: Channel,
     if channel.name != "ticker":
         return None
     try:
-        return [_ticker(channel, received_at, *map(Decimal, match.group(
-            "bid", "bid_size", "ask", "ask_size", "change", "last", "volume", "high", "low")))]
+        return [_ticker(channel, received_at, *match.group(  # the numbers' own texts
+            "bid", "bid_size", "ask", "ask_size", "change", "last", "volume", "high", "low"))]
     except (MalformedFrame, ArithmeticError):  # the general path says why
         return None
 
@@ -279,8 +278,8 @@ def _trade_update(match: re.Match[str], channel: Channel,
     if channel.name != "trades":
         return None
     try:
-        return [_trade(channel, received_at, match["id"], int(match["mts"]),
-                       Decimal(match["amount"]), Decimal(match["price"]))]
+        return [_trade(channel, received_at, match["id"], int(match["mts"]), match["amount"],
+                       match["price"])]
     except (MalformedFrame, ArithmeticError):  # the general path says why
         return None
 

@@ -126,7 +126,20 @@ LATEST_AHEAD = timedelta(days=1)
 
 
 def market_number(value: Any, what: str) -> Decimal:
-    """``decimal(value)``, refused as ``MalformedFrame`` when it is no market's number."""
+    """``decimal(value)``, refused as ``MalformedFrame`` when it is no market's number.
+
+    On every price and amount of every message, so the common case, a short string, is read
+    inline: counting a number's digits (``as_tuple``) costs more than reading it, and a text of
+    at most ``MAX_DIGITS`` characters can't have more digits.
+    """
+    if type(value) is str and len(value) <= MAX_DIGITS:
+        try:
+            number = Decimal(value)
+        except InvalidOperation:
+            raise MalformedFrame(f"not a decimal number: {value!r}") from None
+        if number.is_finite() and (
+                not number or -MAX_ADJUSTED_EXPONENT <= number.adjusted() <= MAX_ADJUSTED_EXPONENT):
+            return number
     number = decimal(value)
     if number and not (-MAX_ADJUSTED_EXPONENT <= number.adjusted() <= MAX_ADJUSTED_EXPONENT
                        and len(number.as_tuple().digits) <= MAX_DIGITS):
