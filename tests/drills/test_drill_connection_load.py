@@ -20,12 +20,14 @@ clients leave.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import resource
 import time
 import urllib.request
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 from websockets.asyncio.client import ClientConnection, connect
@@ -34,12 +36,21 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 from tests.conftest import Server, get_json, skip_unless_ci
 from tests.drills.conftest import open_files
 
+T = TypeVar("T")
+
 pytestmark = [pytest.mark.drill, pytest.mark.e2e]
 
 LIMIT = 1024
 CLIENTS = 1100
 DEFAULT_CAP = 858  # dashboard.connections.default_max_clients(1024)
 PRICES = ("40123.5", "40124.5")  # the drill's trades, told apart by price
+
+
+def run_apart(scenario: Callable[[], Coroutine[Any, Any, T]]) -> T:
+    """``asyncio.run(scenario())`` on a thread of its own: the test process may already have an
+    event loop running in this thread (Playwright's sync API leaves one)."""
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(lambda: asyncio.run(scenario())).result()
 
 
 @pytest.fixture(autouse=True)
@@ -233,7 +244,7 @@ def test_1100_clients_against_1024_open_files(drill_servers, simulator):
         return {"storm_seconds": storm, "healthz": answered,
                 "healthz_misses": watch.answers.count(None), "fds_at_cap": fds_full}
 
-    result = asyncio.run(scenario())
+    result = run_apart(scenario)
     assert server.process.popen.poll() is None, "the server exited"
     output = server.process.output()
     assert output.count("client refused") == 1  # one line per incident
@@ -262,7 +273,7 @@ def test_accept_failures_never_end_the_server(drill_servers, simulator):
         await again.close()
         return outcome
 
-    accepted, refused, failed = asyncio.run(scenario())
+    accepted, refused, failed = run_apart(scenario)
     health = server.health()["clients"]
     output = server.process.output()
     assert refused == 0 and accepted + failed == CLIENTS
