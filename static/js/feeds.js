@@ -1,6 +1,11 @@
-// Feed status board (#feeds): one line per exchange connection and one per feed
-// (exchange, pair), with the effective state, the detail text of the status that
-// decided it, and the age of the last message seen.
+// Feed states and the feed table (#feeds): one line per exchange connection and one per
+// configured feed (exchange, pair), in the configured order, with the effective state, the
+// detail of the status that decided it (one line, the full text on hover) and the age of the
+// last message.
+//
+// Only the feeds the server says are configured now are feeds (the list comes with the page
+// and again on every connect): a ticker seeded from storage for a pair of an earlier run never
+// makes a feed. While the page has lost the server every row says `offline`.
 //
 // Effective state of a feed (the server contract):
 //   a pair-level `error` wins; otherwise a non-`live` exchange-level state shows;
@@ -8,7 +13,7 @@
 
 import { ageText, feedKey } from "./format.js";
 
-export const STATES = ["live", "connecting", "reconnecting", "stale", "error", "unknown"];
+export const STATES = ["live", "connecting", "reconnecting", "stale", "error", "offline", "unknown"];
 const UNKNOWN = { state: "unknown", detail: "", t: NaN };
 
 function effective(pairStatus, exchangeStatus) {
@@ -51,69 +56,137 @@ function makeRow(cls, exchange, pair) {
 
 export class FeedBoard {
   /**
-   * @param {HTMLTableSectionElement} tbody  rows go here, sorted by exchange then pair
-   * @param {HTMLElement|null} summary       "#feed-summary": counts of feeds per state
-   * @param {(key: string, state: string) => void} onStateChange  told when a feed's effective state changes
+   * @param {HTMLTableSectionElement} tbody  rows go here, in the configured order
+   * @param {(key: string, state: string, detail: string) => void} onStateChange
+   *        told when a feed's effective state or detail changes
    */
-  constructor(tbody, summary, onStateChange) {
+  constructor(tbody, onStateChange) {
     this.tbody = tbody;
-    this.summary = summary;
     this.onStateChange = onStateChange || (() => {});
     this.exchanges = new Map(); // exchange -> {name, status, lastT, row, feeds: Map pair -> feed}
-    this.feeds = new Map(); // feedKey -> {exchange, pair, key, status, lastT, row, state}
+    this.feeds = new Map(); // feedKey -> {exchange, pair, key, status, lastT, row, state, detail}
     this.dirty = new Set(); // feeds/exchanges whose row needs a repaint
-    this.orderChanged = false;
+    this.online = false;
+    this.shown = null; // Set of feed keys shown (null: all)
+    this.visible = true; // the table is on screen; when not, states are kept but not painted
   }
 
-  _exchange(name) {
-    let ex = this.exchanges.get(name);
-    if (!ex) {
-      const row = makeRow("exchange-status", name, null);
-      ex = { name, status: null, lastT: NaN, row, feeds: new Map() };
-      this.exchanges.set(name, ex);
-      this.orderChanged = true;
+  /** The table is shown or not; a hidden table is painted in full when it shows again. */
+  setVisible(visible) {
+    if (visible === this.visible) return;
+    this.visible = visible;
+    if (visible) {
+      for (const ex of this.exchanges.values()) {
+        this.dirty.add(ex);
+        for (const feed of ex.feeds.values()) this.dirty.add(feed);
+      }
+    }
+  }
+
+  /**
+   * The feeds configured now, [{exchange, pair, state, detail}] in order (``/api/pairs``).
+   * Each feed's state is reset to what the list says, so a state from before a reconnect
+   * never outlives it; statuses that follow replace it. Feeds not in the list are dropped.
+   */
+  configure(list) {
+    const exchanges = new Map();
+    const feeds = new Map();
+    for (const item of list) {
+      let ex = exchanges.get(item.exchange);
+      if (!ex) {
+        const old = this.exchanges.get(item.exchange);
+        ex = { name: item.exchange, status: null, lastT: old ? old.lastT : NaN,
+          row: old ? old.row : makeRow("exchange-status", item.exchange, null), feeds: new Map() };
+        exchanges.set(item.exchange, ex);
+      }
+      const key = feedKey(item.exchange, item.pair);
+      if (feeds.has(key)) continue;
+      const old = this.feeds.get(key);
+      const feed = {
+        exchange: item.exchange, pair: item.pair, key, ex,
+        // NaN time: any status that arrives replaces it
+        status: { state: item.state || "unknown", detail: item.detail || "", t: NaN },
+        lastT: old ? old.lastT : NaN,
+        row: old ? old.row : makeRow("feed", item.exchange, item.pair),
+        state: old ? old.state : "",
+        detail: old ? old.detail : "",
+      };
+      ex.feeds.set(item.pair, feed);
+      feeds.set(key, feed);
+    }
+    this.exchanges = exchanges;
+    this.feeds = feeds;
+    const frag = document.createDocumentFragment();
+    for (const ex of exchanges.values()) {
+      frag.appendChild(ex.row);
       this.dirty.add(ex);
+      for (const feed of ex.feeds.values()) {
+        frag.appendChild(feed.row);
+        this.dirty.add(feed);
+      }
     }
-    return ex;
+    this.tbody.replaceChildren(frag);
+    this._applyShown();
   }
 
-  _feed(exchange, pair) {
-    const ex = this._exchange(exchange);
-    let feed = ex.feeds.get(pair);
-    if (!feed) {
-      const key = feedKey(exchange, pair);
-      const row = makeRow("feed", exchange, pair);
-      feed = { exchange, pair, key, ex, status: null, lastT: NaN, row, state: "" };
-      ex.feeds.set(pair, feed);
-      this.feeds.set(key, feed);
-      this.orderChanged = true;
-      this.dirty.add(feed);
+  /** Only these feed keys are shown (null: all); the others keep their state, hidden. */
+  show(keys) {
+    this.shown = keys;
+    this._applyShown();
+  }
+
+  _applyShown() {
+    for (const ex of this.exchanges.values()) {
+      let any = false;
+      for (const feed of ex.feeds.values()) {
+        const visible = this.shown === null || this.shown.has(feed.key);
+        feed.row.hidden = !visible;
+        any = any || visible;
+      }
+      ex.row.hidden = !any;
     }
-    return feed;
+  }
+
+  isFeed(key) {
+    return this.feeds.has(key);
   }
 
   /** Record a status; exchange-level (pair null) statuses touch every feed of that exchange. */
   applyStatus(s) {
+    const ex = this.exchanges.get(s.exchange);
+    if (!ex) return; // not configured now
     if (s.pair === null) {
-      const ex = this._exchange(s.exchange);
       if (!ex.status || !(s.t < ex.status.t)) ex.status = s;
       ex.lastT = maxTime(ex.lastT, s.t);
       this.dirty.add(ex);
       for (const feed of ex.feeds.values()) this.dirty.add(feed);
       return;
     }
-    const feed = this._feed(s.exchange, s.pair);
+    const feed = ex.feeds.get(s.pair);
+    if (!feed) return; // a pair not configured now is never a feed
     if (!feed.status || !(s.t < feed.status.t)) feed.status = s;
     this.touch(s.exchange, s.pair, s.t);
   }
 
   /** Note a message (ticker, trade or status) for a feed at time t (ms). */
   touch(exchange, pair, t) {
-    const feed = this._feed(exchange, pair);
+    const ex = this.exchanges.get(exchange);
+    const feed = ex && ex.feeds.get(pair);
+    if (!feed) return;
     feed.lastT = maxTime(feed.lastT, t);
-    feed.ex.lastT = maxTime(feed.ex.lastT, t);
+    ex.lastT = maxTime(ex.lastT, t);
     this.dirty.add(feed);
-    this.dirty.add(feed.ex);
+    this.dirty.add(ex);
+  }
+
+  /** The page's link to the server: while it is down every row says offline. */
+  setOnline(online) {
+    if (online === this.online) return;
+    this.online = online;
+    for (const ex of this.exchanges.values()) {
+      this.dirty.add(ex);
+      for (const feed of ex.feeds.values()) this.dirty.add(feed);
+    }
   }
 
   /** Effective state of a feed, or "unknown". */
@@ -124,75 +197,48 @@ export class FeedBoard {
 
   /** Apply pending changes to the DOM; called once per animation frame at most. */
   render(now) {
-    if (this.dirty.size === 0 && !this.orderChanged) return;
-    let statesChanged = false;
+    if (this.dirty.size === 0) return;
     for (const item of this.dirty) {
       if (item.feeds) {
         this._paint(item.row, item.status || UNKNOWN, item.lastT, now);
       } else {
         const eff = effective(item.status, item.ex.status);
         this._paint(item.row, eff, item.lastT, now);
-        if (eff.state !== item.state) {
+        if (eff.state !== item.state || eff.detail !== item.detail) {
           item.state = eff.state;
-          statesChanged = true;
-          this.onStateChange(item.key, item.state);
+          item.detail = eff.detail;
+          this.onStateChange(item.key, item.state, item.detail);
         }
       }
     }
     this.dirty.clear();
-    if (this.orderChanged) this._reorder();
-    if (statesChanged || this.orderChanged) this._summarise();
-    this.orderChanged = false;
   }
 
   /** Refresh the "n s ago" texts; called once a second. */
   updateAges(now) {
+    if (!this.visible) return;
     for (const ex of this.exchanges.values()) {
+      if (ex.row.hidden) continue;
       setText(ex.row.lastElementChild, ageText(now - ex.lastT));
-      for (const feed of ex.feeds.values()) setText(feed.row.lastElementChild, ageText(now - feed.lastT));
+      for (const feed of ex.feeds.values()) {
+        if (!feed.row.hidden) setText(feed.row.lastElementChild, ageText(now - feed.lastT));
+      }
     }
   }
 
   _paint(row, status, lastT, now) {
-    if (row.dataset.state !== status.state) row.dataset.state = status.state;
+    const state = this.online ? status.state : "offline";
+    if (row.dataset.state !== state) row.dataset.state = state;
     const [, , stateCell, detailCell, ageCell] = row.cells;
-    setText(stateCell.firstChild, status.state);
-    setText(detailCell, status.detail);
-    detailCell.title = status.detail;
-    setText(ageCell, ageText(now - lastT));
-  }
-
-  _reorder() {
-    const byName = (a, b) => (a < b ? -1 : a > b ? 1 : 0);
-    const frag = document.createDocumentFragment();
-    for (const name of [...this.exchanges.keys()].sort(byName)) {
-      const ex = this.exchanges.get(name);
-      frag.appendChild(ex.row);
-      for (const pair of [...ex.feeds.keys()].sort(byName)) frag.appendChild(ex.feeds.get(pair).row);
+    setText(stateCell.firstChild, state);
+    const detail = this.online ? status.detail
+      : `last known: ${status.state}${status.detail ? `, ${status.detail}` : ""}`;
+    if (detailCell.title !== detail) {
+      setText(detailCell, detail);
+      detailCell.title = detail;
     }
-    this.tbody.appendChild(frag);
-  }
-
-  _summarise() {
-    if (!this.summary) return;
-    const counts = new Map();
-    for (const feed of this.feeds.values()) counts.set(feed.state, (counts.get(feed.state) || 0) + 1);
-    const frag = document.createDocumentFragment();
-    const total = document.createElement("span");
-    total.className = "summary-total";
-    total.textContent = `${this.feeds.size} feed${this.feeds.size === 1 ? "" : "s"}`;
-    frag.appendChild(total);
-    for (const state of STATES) {
-      const n = counts.get(state);
-      if (!n) continue;
-      const span = document.createElement("span");
-      span.className = "summary-state";
-      span.dataset.state = state;
-      span.dataset.count = String(n);
-      span.textContent = `${n} ${state}`;
-      frag.appendChild(span);
-    }
-    this.summary.replaceChildren(frag);
+    // the age changes with every message: written only while the table is shown
+    if (this.visible) setText(ageCell, ageText(now - lastT));
   }
 }
 

@@ -44,14 +44,27 @@ export function clockText(iso, ms) {
   return `${hms}.${pad(d.getUTCMilliseconds(), 3)}`;
 }
 
-/** "3 s ago", "4 min ago", "2 h ago", "5 d ago"; an empty string when never seen. */
-export function ageText(ageMs) {
+/** "3 s", "4 min", "2 h", "5 d"; an empty string when never seen. */
+export function durationText(ageMs) {
   if (!Number.isFinite(ageMs)) return "";
   const s = Math.max(0, Math.floor(ageMs / 1000));
-  if (s < 120) return `${s} s ago`;
-  if (s < 7200) return `${Math.floor(s / 60)} min ago`;
-  if (s < 172800) return `${Math.floor(s / 3600)} h ago`;
-  return `${Math.floor(s / 86400)} d ago`;
+  if (s < 120) return `${s} s`;
+  if (s < 7200) return `${Math.floor(s / 60)} min`;
+  if (s < 172800) return `${Math.floor(s / 3600)} h`;
+  return `${Math.floor(s / 86400)} d`;
+}
+
+/** "3 s ago", "4 min ago", "2 h ago", "5 d ago"; an empty string when never seen. */
+export function ageText(ageMs) {
+  const d = durationText(ageMs);
+  return d && `${d} ago`;
+}
+
+/** Base and quote of a canonical pair ("BTC-USDT" -> ["BTC", "USDT"]); a pair we can't split
+ * is its own base with no quote. */
+export function splitPair(pair) {
+  const i = pair.lastIndexOf("-");
+  return i > 0 ? [pair.slice(0, i), pair.slice(i + 1)] : [pair, ""];
 }
 
 // Records are normalised to plain objects with string fields plus `t` (ms since epoch).
@@ -69,6 +82,8 @@ export function normTicker(r) {
     bid: text(r.bid),
     ask: text(r.ask),
     last: text(r.last),
+    volume24h: text(r.volume_24h),
+    open24h: text(r.open_24h),
   };
 }
 

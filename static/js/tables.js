@@ -1,7 +1,7 @@
-// Row-based views: the capped running lists (#tickers, #trades) and the quote board (#quotes).
+// Row-based views: the capped running lists (#tickers, #trades).
 // Every text that came from an exchange goes in through textContent; nothing is parsed as HTML.
 
-import { clockText, feedKey } from "./format.js";
+import { clockText } from "./format.js";
 
 /** A <tr> with one empty <td> per class name, to be cloned. */
 function rowTemplate(classes) {
@@ -60,6 +60,15 @@ export class RecordList {
     }
     this._trim();
     return added;
+  }
+
+  /** Remove the rows whose exchange and pair fail `keep(exchange, pair)` (a new screen filter). */
+  retain(keep) {
+    for (const tr of [...this.tbody.children]) {
+      if (keep(tr.dataset.exchange, tr.dataset.pair)) continue;
+      if (tr._key !== undefined) this.keys.delete(tr._key);
+      tr.remove();
+    }
   }
 
   _trim() {
@@ -125,88 +134,4 @@ export function tradeList(tbody, maxRows, keyOf) {
     },
     keyOf,
   );
-}
-
-const QUOTE_CELLS = ["exchange", "pair", "bid", "ask", "last", "time"];
-
-/**
- * The quote board: one row per feed with its latest bid / ask / last.
- * A changed price cell flashes (green up, red down) through a CSS animation class;
- * two alternating class names restart the animation without forcing a layout.
- */
-export class QuoteBoard {
-  constructor(tbody, stateOf) {
-    this.tbody = tbody;
-    this.stateOf = stateOf; // (feedKey) -> effective feed state, mirrored on the row
-    this.rows = new Map(); // feedKey -> {tr, ticker}
-    this.template = rowTemplate(QUOTE_CELLS);
-  }
-
-  /**
-   * Show a ticker if it is not older than the one shown.
-   * Returns "new", "same" (identical to the one shown, e.g. re-sent on reconnect) or "old".
-   */
-  update(r) {
-    const key = feedKey(r.exchange, r.pair);
-    let entry = this.rows.get(key);
-    if (!entry) {
-      entry = { tr: this._newRow(r, key), ticker: null };
-      this.rows.set(key, entry);
-    }
-    const prev = entry.ticker;
-    if (prev) {
-      if (r.t < prev.t) return "old";
-      const same = r.time === prev.time && r.bid === prev.bid && r.ask === prev.ask && r.last === prev.last;
-      if (same) return "same";
-    }
-    const c = entry.tr.cells;
-    setPrice(c[2], prev && prev.bid, r.bid);
-    setPrice(c[3], prev && prev.ask, r.ask);
-    setPrice(c[4], prev && prev.last, r.last);
-    c[5].textContent = clockText(r.time, r.t);
-    entry.ticker = r;
-    return "new";
-  }
-
-  setState(key, state) {
-    const entry = this.rows.get(key);
-    if (entry && entry.tr.dataset.state !== state) entry.tr.dataset.state = state;
-  }
-
-  _newRow(r, key) {
-    const tr = this.template.cloneNode(true);
-    tr.dataset.exchange = r.exchange;
-    tr.dataset.pair = r.pair;
-    tr.dataset.state = this.stateOf(key);
-    tr.cells[0].textContent = r.exchange;
-    tr.cells[1].textContent = r.pair;
-    tr.cells[1].title = r.pair; // the full text when the column clips it
-    // keep rows sorted by exchange, then pair
-    let ref = this.tbody.firstElementChild;
-    while (ref && compareFeed(ref.dataset.exchange, ref.dataset.pair, r.exchange, r.pair) < 0) {
-      ref = ref.nextElementSibling;
-    }
-    this.tbody.insertBefore(tr, ref);
-    return tr;
-  }
-}
-
-function compareFeed(ex1, pair1, ex2, pair2) {
-  if (ex1 !== ex2) return ex1 < ex2 ? -1 : 1;
-  if (pair1 !== pair2) return pair1 < pair2 ? -1 : 1;
-  return 0;
-}
-
-function setPrice(td, prev, next) {
-  if (prev === next) return;
-  td.textContent = next;
-  if (prev === null || prev === undefined || prev === "") return;
-  // Number() only picks the flash colour; the text shown is the server's string
-  const a = Number(prev);
-  const b = Number(next);
-  const base = b > a ? "flash-up" : b < a ? "flash-down" : "flash-change";
-  const next_ = td._flash === base ? `${base}-2` : base;
-  if (td._flash) td.classList.remove(td._flash);
-  td.classList.add(next_);
-  td._flash = next_;
 }

@@ -2,23 +2,30 @@
 
 Playwright's own browser download is never used: we launch the system Chromium. In CI
 (``CI=true``) a missing browser fails the run rather than skipping the browser tests.
+
+Every ``page`` fails its test on a script error, an error in the console (other than the
+browser's own network errors while a test has stopped the server on purpose) or a request to
+anything but this machine.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 
-from tests.conftest import skip_unless_ci
+from tests.conftest import Server, Simulator, skip_unless_ci
 
 CHROMIUM_ARGS = [
     "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
 ]
+# what Chromium logs by itself while the server is down (a test that stops it expects these)
+NETWORK_ERROR = re.compile(r"net::ERR_|WebSocket connection to .* failed")
 
 
 def chromium_path() -> str:
@@ -37,17 +44,50 @@ def browser() -> Iterator[Browser]:
 
 
 @pytest.fixture
-def page(browser: Browser) -> Iterator[Page]:
-    """A fresh page that fails the test on any script error or any request off this machine."""
-    context = browser.new_context(viewport={"width": 1920, "height": 1080})
-    page = context.new_page()
+def new_page(browser: Browser) -> Iterator[Callable[..., Page]]:
+    """Open pages of a given size; each fails the test on a script or console error, a dialog,
+    or any request off this machine."""
+    contexts = []
     errors: list[str] = []
     off_host: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.on("dialog", lambda dialog: errors.append(f"dialog opened: {dialog.message}"))
-    page.on("request", lambda request: None if request.url.startswith(
-        ("http://127.0.0.1", "ws://127.0.0.1", "data:", "blob:")) else off_host.append(request.url))
-    yield page
-    context.close()
+
+    def open_page(width: int = 1920, height: int = 1080, **options: object) -> Page:
+        context = browser.new_context(viewport={"width": width, "height": height}, **options)
+        contexts.append(context)
+        page = context.new_page()
+        page.on("pageerror", lambda exc: errors.append(f"page error: {exc}"))
+        page.on("console", lambda msg: errors.append(f"console: {msg.text}")
+                if msg.type == "error" and not NETWORK_ERROR.search(msg.text) else None)
+        page.on("dialog", lambda dialog: errors.append(f"dialog opened: {dialog.message}"))
+        page.on("request", lambda request: None if request.url.startswith(
+            ("http://127.0.0.1", "ws://127.0.0.1", "data:", "blob:"))
+            else off_host.append(request.url))
+        return page
+
+    yield open_page
+    for context in contexts:
+        context.close()
     assert errors == []
     assert off_host == []
+
+
+@pytest.fixture
+def page(new_page: Callable[..., Page]) -> Page:
+    """A fresh 1920x1080 page (see ``new_page``)."""
+    return new_page()
+
+
+@pytest.fixture
+def venues_on_simulator(simulator: Simulator, start_server: Callable[..., Server]
+                        ) -> Callable[..., Server]:
+    """Start the server with the named exchanges' websockets and REST APIs on the simulator:
+    ``venues_on_simulator("bitfinex,coinbase,kraken", PAIRS="BTC-USD", ...)``."""
+
+    def start(exchanges: str, *args: str, port: int | None = None, **env: str) -> Server:
+        urls: dict[str, str] = {}
+        for name in exchanges.split(","):
+            urls[f"{name.upper()}_WS_URL"] = simulator.ws_url(name)
+            urls[f"{name.upper()}_REST_URL"] = f"{simulator.http}/{name}"
+        return start_server({"EXCHANGES": exchanges, **urls, **env}, *args, port=port)
+
+    return start

@@ -1,4 +1,6 @@
-"""The page in a real browser: values, feed states, reloads and reconnects."""
+"""The page in a real browser: values, feed states, reloads and reconnects.
+
+The running lists are not on the default view: these tests ask for them (``?view=...``)."""
 
 from __future__ import annotations
 
@@ -10,6 +12,7 @@ from tests.conftest import free_port, wait_until
 pytestmark = pytest.mark.browser
 
 HOSTILE_PAIR = "<img src=x onerror=alert(1)>"
+LISTS = "?view=board,feeds,tickers,trades"
 
 
 def trade_row(page: Page, exchange: str, price: str):
@@ -17,9 +20,13 @@ def trade_row(page: Page, exchange: str, price: str):
         has=page.locator("td.price", has_text=price))
 
 
+def board_last(page: Page, exchange: str, pair: str):
+    return page.locator(f'#board tr.venue[data-exchange="{exchange}"][data-pair="{pair}"] td.last')
+
+
 def test_the_page_shows_live_values_and_feed_states(page: Page, simulator, server_on_simulator):
     server = server_on_simulator(PAIRS=f"BTC-USD,ETH-USD,FOO-BAR,{HOSTILE_PAIR}")
-    page.goto(server.url)
+    page.goto(server.url + LISTS)
     expect(page.locator("#connection")).to_have_attribute("data-state", "connected")
     for exchange in ("bitfinex", "coinbase"):
         for pair in ("BTC-USD", "ETH-USD"):
@@ -36,8 +43,7 @@ def test_the_page_shows_live_values_and_feed_states(page: Page, simulator, serve
     expect(row.locator("td.pair")).to_have_text("BTC-USD")
     row = trade_row(page, "coinbase", "2301.07")
     expect(row.locator("td.side")).to_have_text("sell")
-    quote = page.locator('#quotes tr[data-exchange="coinbase"][data-pair="ETH-USD"]')
-    expect(quote.locator("td.last")).to_have_text("2301.07")
+    expect(board_last(page, "coinbase", "ETH-USD")).to_have_attribute("data-value", "2301.07")
 
     bad = page.locator('#feeds tr.feed[data-exchange="coinbase"][data-pair="FOO-BAR"]')
     expect(bad).to_have_attribute("data-state", "error")
@@ -46,12 +52,14 @@ def test_the_page_shows_live_values_and_feed_states(page: Page, simulator, serve
     hostile = page.locator(f'#feeds tr.feed[data-exchange="bitfinex"][data-pair="{HOSTILE_PAIR}"]')
     expect(hostile).to_have_attribute("data-state", "error")
     expect(hostile.locator("td.pair")).to_have_text(HOSTILE_PAIR)
+    hostile_row = page.locator(f'#board tr.venue[data-pair="{HOSTILE_PAIR}"]')
+    expect(hostile_row.first).to_have_attribute("data-state", "error")
     assert page.locator("img").count() == 0
 
 
 def test_a_reloaded_page_is_never_blank(page: Page, simulator, server_on_simulator):
     server = server_on_simulator(PAIRS="BTC-USD")
-    page.goto(server.url)
+    page.goto(server.url + LISTS)
     expect(page.locator('#feeds tr.feed[data-exchange="coinbase"][data-pair="BTC-USD"]')
            ).to_have_attribute("data-state", "live")
     simulator.control("coinbase/trade", pair="BTC-USD", price="42424.24", amount="0.42")
@@ -59,8 +67,8 @@ def test_a_reloaded_page_is_never_blank(page: Page, simulator, server_on_simulat
 
     page.reload()  # the simulator is quiet (rate 0): only the server's snapshot can fill the page
     expect(trade_row(page, "coinbase", "42424.24")).to_have_count(1, timeout=3000)
-    quote = page.locator('#quotes tr[data-exchange="coinbase"][data-pair="BTC-USD"]')
-    expect(quote.locator("td.last")).to_have_text("42424.24", timeout=3000)
+    expect(board_last(page, "coinbase", "BTC-USD")).to_have_attribute("data-value", "42424.24",
+                                                                       timeout=3000)
     expect(page.locator('#feeds tr.feed[data-exchange="coinbase"][data-pair="BTC-USD"]')
            ).to_have_attribute("data-state", "live", timeout=3000)
 
@@ -85,7 +93,7 @@ def test_the_page_reconnects_when_the_server_restarts(page: Page, simulator, sta
     env = {"BITFINEX_WS_URL": simulator.ws_url("bitfinex"),
            "COINBASE_WS_URL": simulator.ws_url("coinbase"), "PAIRS": "BTC-USD"}
     server = start_server(env, port=port)
-    page.goto(server.url)
+    page.goto(server.url + LISTS)
     connection = page.locator("#connection")
     expect(connection).to_have_attribute("data-state", "connected")
     server.process.stop()
@@ -98,13 +106,15 @@ def test_the_page_reconnects_when_the_server_restarts(page: Page, simulator, sta
 
 def test_demo_mode_shows_both_exchanges_live(page: Page, start_server):
     server = start_server({}, "--demo")
-    page.goto(server.url)
+    page.goto(server.url + LISTS)
     # simulated prices go to their own database, never the live one
     assert (server.process.log_path.parent / "data" / "demo.db").exists()
     assert not (server.process.log_path.parent / "data" / "market.db").exists()
     for exchange in ("bitfinex", "coinbase"):
         feed = page.locator(f'#feeds tr.feed[data-exchange="{exchange}"][data-pair="BTC-USD"]')
         expect(feed).to_have_attribute("data-state", "live")
+        venue = page.locator(f'#board tr.venue[data-exchange="{exchange}"][data-pair="BTC-USD"]')
+        expect(venue).to_have_attribute("data-state", "live")
         expect(page.locator(f'#trades tbody tr[data-exchange="{exchange}"]').first
                ).to_be_visible(timeout=15000)
     wait_until(lambda: page.locator("#tickers tbody tr").count() >= 4, timeout=15)
@@ -117,7 +127,7 @@ def test_after_a_server_restart_the_page_shows_the_stored_market_at_once(
            "BITFINEX_WS_URL": simulator.ws_url("bitfinex"),
            "COINBASE_WS_URL": simulator.ws_url("coinbase")}
     server = start_server(env)
-    page.goto(server.url)
+    page.goto(server.url + LISTS)
     expect(page.locator('#feeds tr.feed[data-exchange="bitfinex"][data-pair="BTC-USD"]')
            ).to_have_attribute("data-state", "live")
     simulator.control("bitfinex/trade", pair="BTC-USD", price="45454.5", amount="0.045")
@@ -130,7 +140,10 @@ def test_after_a_server_restart_the_page_shows_the_stored_market_at_once(
     unreachable = {"BITFINEX_WS_URL": "ws://127.0.0.1:9/bitfinex",
                    "COINBASE_WS_URL": "ws://127.0.0.1:9/coinbase"}
     restarted = start_server({**env, **unreachable})
-    page.goto(restarted.url)
+    page.goto(restarted.url + LISTS)
     expect(trade_row(page, "bitfinex", "45454.5")).to_have_count(1, timeout=3000)
-    quote = page.locator('#quotes tr[data-exchange="bitfinex"][data-pair="BTC-USD"]')
-    expect(quote.locator("td.last")).to_have_text("45454.5", timeout=3000)
+    last = board_last(page, "bitfinex", "BTC-USD")
+    expect(last).to_have_attribute("data-value", "45454.5", timeout=3000)
+    # the stored value is shown, and not as live: its feed is not connected
+    expect(page.locator('#board tr.venue[data-exchange="bitfinex"][data-pair="BTC-USD"]')
+           ).not_to_have_attribute("data-state", "live")
