@@ -59,7 +59,7 @@ import websocket
 
 from . import rest
 from .pairs import PairError, parse_pair, split_pair
-from .parsing import MalformedFrame
+from .parsing import InexactNumber, MalformedFrame, decode, decode_fast
 from .records import TICKER_VALUES, FeedState, Quote, Record, Status, Ticker, Trade
 
 log = logging.getLogger(__name__)
@@ -97,6 +97,26 @@ class Session:
     def tick(self, now: datetime) -> list[Record]:
         """Called about once a second (``TICK_INTERVAL``): timers of the protocol, if any."""
         return []
+
+
+class JsonSession(Session):
+    """A session of an exchange whose prices are JSON strings: frames decoded by orjson.
+
+    Should a float turn up where an exact number belongs (a price sent as a JSON number, an id
+    beyond 64 bits), the parser refuses it with ``InexactNumber`` and the frame is read again
+    by the exact decoder (``parsing.decode_fast``). A subclass implements ``receive_message``
+    and reads numbers before changing any state, so reading a frame twice is safe.
+    """
+
+    def receive(self, frame: str, received_at: datetime) -> list[Record]:
+        try:
+            return self.receive_message(decode_fast(frame), received_at)
+        except InexactNumber:
+            return self.receive_message(decode(frame), received_at)
+
+    def receive_message(self, message: Any, received_at: datetime) -> list[Record]:
+        """Read one decoded frame: what ``receive`` does after decoding."""
+        raise NotImplementedError
 
 
 class ReconnectRequested(Exception):

@@ -76,16 +76,13 @@ from .base import (
     ExchangeListener,
     Feed,
     InstrumentsRequest,
+    JsonSession,
     ReconnectRequested,
     RestRequest,
-    Session,
 )
 from .pairs import PairError, split_pair
 from .parsing import (
-    InexactNumber,
     MalformedFrame,
-    decode,
-    decode_fast,
     exact,
     market_time,
     price,
@@ -244,7 +241,7 @@ def stream_names(symbol: str) -> list[str]:
 _STREAM_PARSERS: dict[str, Parser] = {BOOK_TICKER: parse_book_ticker, TRADE: parse_trade}
 
 
-class BinanceSession(Session):
+class BinanceSession(JsonSession):
     """The protocol state of one connection: which symbols each of our requests carried.
 
     Made by ``Binance.new_session`` on every connect, with the same request ids that
@@ -259,14 +256,6 @@ class BinanceSession(Session):
         self._feeds = dict(feeds)  # symbol we subscribed to (BTCUSDT) -> our pair
         self._requests = dict(enumerate(requests_of(list(self._feeds)), start=1))
 
-    def receive(self, frame: str, received_at: datetime) -> list[Record]:
-        """Read one frame (see ``Session.receive``): orjson first, the exact decoder when a
-        float turns up where an exact number belongs. No state changes before numbers are
-        read, so reading a frame twice is safe."""
-        try:
-            return self.receive_message(decode_fast(frame), received_at)
-        except InexactNumber:
-            return self.receive_message(decode(frame), received_at)
 
     def receive_message(self, message: Any, received_at: datetime) -> list[Record]:
         """Read one decoded frame: stream data by its ``stream``, an answer by its ``id``."""

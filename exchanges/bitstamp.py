@@ -61,16 +61,13 @@ from .base import (
     ExchangeListener,
     Feed,
     InstrumentsRequest,
+    JsonSession,
     ReconnectRequested,
     RestRequest,
-    Session,
 )
 from .pairs import PairError, split_pair
 from .parsing import (
-    InexactNumber,
     MalformedFrame,
-    decode,
-    decode_fast,
     exact,
     market_time,
     optional_size,
@@ -235,7 +232,7 @@ _PARSERS: dict[tuple[str, str], Parser] = {
 # Session and listener ------------------------------------------------------------------------
 
 
-class BitstampSession(Session):
+class BitstampSession(JsonSession):
     """The protocol state of one connection: our channels, and which subscribes are unanswered.
 
     Made by ``Bitstamp.new_session`` on every connect, for the symbols ``subscribe_frames`` was
@@ -256,14 +253,6 @@ class BitstampSession(Session):
             "bts:request_reconnect": self._on_reconnect,
         }
 
-    def receive(self, frame: str, received_at: datetime) -> list[Record]:
-        """Read one frame (see ``Session.receive``): orjson first, the exact decoder when a
-        float turns up where an exact number belongs. Only the stateless parsers read numbers,
-        so reading a frame twice changes no state."""
-        try:
-            return self.receive_message(decode_fast(frame), received_at)
-        except InexactNumber:
-            return self.receive_message(decode(frame), received_at)
 
     def receive_message(self, message: Any, received_at: datetime) -> list[Record]:
         """Read one decoded frame: data by its ``channel``, a ``bts:`` event by its name.

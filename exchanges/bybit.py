@@ -59,13 +59,10 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from .base import ExchangeListener, Feed, InstrumentsRequest, RestRequest, Session
+from .base import ExchangeListener, Feed, InstrumentsRequest, JsonSession, RestRequest
 from .pairs import PairError, split_pair
 from .parsing import (
-    InexactNumber,
     MalformedFrame,
-    decode,
-    decode_fast,
     exact,
     market_time,
     price,
@@ -226,7 +223,7 @@ def refused_symbol(message: dict[str, Any], feeds: Mapping[str, str]) -> str | N
 # Session and listener ------------------------------------------------------------------------
 
 
-class BybitSession(Session):
+class BybitSession(JsonSession):
     """The protocol state of one connection: which of our subscribe requests were answered.
 
     Made by ``Bybit.new_session`` on every connect. Each symbol's request is answered once: a
@@ -240,14 +237,6 @@ class BybitSession(Session):
         self._feeds = dict(feeds)  # symbol we subscribed to -> our pair
         self._parsers: dict[str, Parser] = {BOOK_TOPIC: parse_book, TRADE_TOPIC: parse_trades}
 
-    def receive(self, frame: str, received_at: datetime) -> list[Record]:
-        """Read one frame (see ``Session.receive``): orjson first, the exact decoder when a
-        float turns up where an exact number belongs. No state changes before numbers are
-        read, so reading a frame twice is safe."""
-        try:
-            return self.receive_message(decode_fast(frame), received_at)
-        except InexactNumber:
-            return self.receive_message(decode(frame), received_at)
 
     def receive_message(self, message: Any, received_at: datetime) -> list[Record]:
         """Read one decoded frame: a data push by its ``topic``, an answer by its ``op``."""

@@ -39,13 +39,10 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from .base import ExchangeListener, Feed, InstrumentsRequest, RestRequest, Session
+from .base import ExchangeListener, Feed, InstrumentsRequest, JsonSession, RestRequest
 from .pairs import PairError
 from .parsing import (
-    InexactNumber,
     MalformedFrame,
-    decode,
-    decode_fast,
     exact,
     market_number,
     market_time,
@@ -219,7 +216,7 @@ _PARSERS: dict[str, Parser] = {
 # Session and listener ------------------------------------------------------------------------
 
 
-class CoinbaseSession(Session):
+class CoinbaseSession(JsonSession):
     """The protocol state of one connection: which of our subscribes the feed has answered.
 
     Made by ``Coinbase.new_session`` on every connect. ``Coinbase.subscribe_frames`` sends one
@@ -241,17 +238,6 @@ class CoinbaseSession(Session):
             **_PARSERS, "subscriptions": self._on_subscriptions, "error": self._on_error,
         }
 
-    def receive(self, frame: str, received_at: datetime) -> list[Record]:
-        """Read one frame; a ``type`` we don't handle yields nothing, as the docs ask.
-
-        Decoded by orjson; a frame where a float turns up in place of an exact number (a price
-        sent as a JSON number, an id of more than 64 bits) is decoded again exactly. Only the
-        stateless parsers read numbers, so reading a frame twice changes no state.
-        """
-        try:
-            return self.receive_message(decode_fast(frame), received_at)
-        except InexactNumber:
-            return self.receive_message(decode(frame), received_at)
 
     def receive_message(self, message: Any, received_at: datetime) -> list[Record]:
         """Read one decoded frame: what ``receive`` does after decoding."""

@@ -68,13 +68,17 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from .base import ExchangeListener, Feed, InstrumentsRequest, Publish, RestRequest, Session
+from .base import (
+    ExchangeListener,
+    Feed,
+    InstrumentsRequest,
+    JsonSession,
+    Publish,
+    RestRequest,
+)
 from .pairs import PairError, split_pair
 from .parsing import (
-    InexactNumber,
     MalformedFrame,
-    decode,
-    decode_fast,
     exact,
     market_number,
     market_time,
@@ -293,7 +297,7 @@ def request_ids(symbols: Sequence[str]) -> dict[str, str]:
 # Session and listener ------------------------------------------------------------------------
 
 
-class GeminiSession(Session):
+class GeminiSession(JsonSession):
     """One connection: which subscribe id is which symbol, what was acked, what to resend.
 
     Made by ``Gemini.new_session`` on every connect, numbering the symbols as
@@ -311,12 +315,6 @@ class GeminiSession(Session):
         self._retry_at: dict[str, datetime] = {}  # symbol -> when to subscribe it again
         self._retries: dict[str, int] = {}
 
-    def receive(self, frame: str, received_at: datetime) -> list[Record]:
-        """Read one frame (orjson; a frame where a float turns up is read again exactly)."""
-        try:
-            return self.receive_message(decode_fast(frame), received_at)
-        except InexactNumber:
-            return self.receive_message(decode(frame), received_at)
 
     def receive_message(self, message: Any, received_at: datetime) -> list[Record]:
         """Read one decoded frame: a reply (it has a ``status``), a trade or a book ticker.

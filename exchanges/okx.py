@@ -76,16 +76,13 @@ from .base import (
     ExchangeListener,
     Feed,
     InstrumentsRequest,
+    JsonSession,
     ReconnectRequested,
     RestRequest,
-    Session,
 )
 from .pairs import PairError
 from .parsing import (
-    InexactNumber,
     MalformedFrame,
-    decode,
-    decode_fast,
     market_number,
     market_time,
     reads_frame,
@@ -349,7 +346,7 @@ _CHANNEL_PARSERS: dict[str, Parser] = {"tickers": parse_tickers, "trades": parse
 # Session and listener ------------------------------------------------------------------------
 
 
-class OkxSession(Session):
+class OkxSession(JsonSession):
     """The protocol state of one connection: which args of which pair OKX has acked or refused.
 
     Made by ``Okx.new_session`` on every connect. ``pong`` (the answer to the listener's
@@ -372,14 +369,10 @@ class OkxSession(Session):
         self._refused: set[str] = set()  # instIds reported refused
 
     def receive(self, frame: str, received_at: datetime) -> list[Record]:
-        """Read one frame: the text ``pong``, or JSON read by orjson (see coinbase.py for the
-        exact re-read; only the stateless parsers read numbers)."""
+        """Read one frame: the text ``pong``, or JSON (``JsonSession.receive``)."""
         if frame == "pong":
             return []
-        try:
-            return self.receive_message(decode_fast(frame), received_at)
-        except InexactNumber:
-            return self.receive_message(decode(frame), received_at)
+        return super().receive(frame, received_at)
 
     def receive_message(self, message: Any, received_at: datetime) -> list[Record]:
         """Read one decoded frame: an event, or a channel push."""
