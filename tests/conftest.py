@@ -15,6 +15,7 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.parse
 import urllib.request
@@ -27,6 +28,8 @@ import pytest
 import socketio
 
 from dashboard.settings import setting_names
+from exchanges.base import Published
+from exchanges.records import FeedState, Status
 
 ROOT = Path(__file__).resolve().parent.parent
 # settings a developer's shell or .env might carry into the tests
@@ -149,6 +152,24 @@ def simulator(tmp_path: Path) -> Iterator[Simulator]:
     sim = start_simulator(tmp_path, "--rate", "0", "--seed", "7")
     yield sim
     sim.process.stop()
+
+
+class Collected:
+    """What a listener run in the test's process published, safe to read from the test's
+    thread (the listener publishes from its own)."""
+
+    def __init__(self) -> None:
+        self.records: list[Published] = []
+        self._lock = threading.Lock()
+
+    def __call__(self, record: Published) -> None:
+        with self._lock:
+            self.records.append(record)
+
+    def statuses(self, pair: str | None, state: FeedState) -> list[Status]:
+        with self._lock:
+            return [r for r in self.records if isinstance(r, Status) and r.pair == pair
+                    and r.state is state]
 
 
 @dataclass

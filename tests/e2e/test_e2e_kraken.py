@@ -12,10 +12,9 @@ from typing import Any
 
 import pytest
 
-from exchanges.base import Published
 from exchanges.kraken import Kraken, KrakenSession
-from exchanges.records import FeedState, Record, Status
-from tests.conftest import EventLog, Simulator, wait_until
+from exchanges.records import FeedState, Record
+from tests.conftest import Collected, EventLog, Simulator, wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -96,23 +95,6 @@ def test_kraken_streams_exact_values_refuses_a_pair_pauses_and_reconnects(
 
 
 # Keepalive: the listener in this process, its 30 s ping interval shortened -------------------
-
-
-class Collected:
-    """What a listener published, safe to read from the test's thread."""
-
-    def __init__(self) -> None:
-        self.records: list[Published] = []
-        self._lock = threading.Lock()
-
-    def __call__(self, record: Published) -> None:
-        with self._lock:
-            self.records.append(record)
-
-    def statuses(self, pair: str | None, state: FeedState) -> list[Status]:
-        with self._lock:
-            return [r for r in self.records if isinstance(r, Status) and r.pair == pair
-                    and r.state is state]
 
 
 class QuickKraken(Kraken):

@@ -9,10 +9,9 @@ from typing import Any
 
 import pytest
 
-from exchanges.base import Published
 from exchanges.okx import Okx
-from exchanges.records import FeedState, Status
-from tests.conftest import EventLog, Server, Simulator, wait_until
+from exchanges.records import FeedState
+from tests.conftest import Collected, EventLog, Server, Simulator, wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -114,23 +113,6 @@ def test_the_default_pairs_are_usdt(simulator, start_server, socket_client):
 
 
 # Keepalive: the listener in this process, against the simulator's 30 s rule shortened to 1 s ----
-
-
-class Collected:
-    """What a listener published, safe to read from the test's thread."""
-
-    def __init__(self) -> None:
-        self.records: list[Published] = []
-        self._lock = threading.Lock()
-
-    def __call__(self, record: Published) -> None:
-        with self._lock:
-            self.records.append(record)
-
-    def statuses(self, pair: str | None, state: FeedState) -> list[Status]:
-        with self._lock:
-            return [r for r in self.records if isinstance(r, Status) and r.pair == pair
-                    and r.state is state]
 
 
 class QuickOkx(Okx):

@@ -16,33 +16,15 @@ from typing import Any
 
 import pytest
 
-from exchanges.base import Published
 from exchanges.bitfinex import Bitfinex, BitfinexSession
 from exchanges.records import FeedState, Record, Status
-from tests.conftest import Simulator, wait_until
+from tests.conftest import Collected, Simulator, wait_until
 
 pytestmark = pytest.mark.e2e
 
 # 13 pairs: one more than a connection of 25 channels carries at two channels a pair
 MANY = ("BTC-USD", "ETH-USD", "SOL-USD", "LTC-USD", "XRP-USD", "DOGE-USD", "ADA-USD",
         "BTC-EUR", "ETH-EUR", "SOL-EUR", "LTC-EUR", "XRP-EUR", "DOGE-EUR")
-
-
-class Collected:
-    """What a listener published, safe to read from the test's thread."""
-
-    def __init__(self) -> None:
-        self.records: list[Published] = []
-        self._lock = threading.Lock()
-
-    def __call__(self, record: Published) -> None:
-        with self._lock:
-            self.records.append(record)
-
-    def statuses(self, pair: str | None, state: FeedState) -> list[Status]:
-        with self._lock:
-            return [r for r in self.records if isinstance(r, Status) and r.pair == pair
-                    and r.state is state]
 
 
 @pytest.fixture
