@@ -59,6 +59,10 @@ def new_page(browser: Browser) -> Iterator[Callable[..., Page]]:
         page.on("console", lambda msg: errors.append(f"console: {msg.text}")
                 if msg.type == "error" and not NETWORK_ERROR.search(msg.text) else None)
         page.on("dialog", lambda dialog: errors.append(f"dialog opened: {dialog.message}"))
+        # the console names no URL for a failed load: this line does
+        page.on("response", lambda response: errors.append(
+            f"response {response.status} to {response.request.method} {response.url}")
+            if response.status >= 400 else None)
         page.on("request", lambda request: None if request.url.startswith(
             ("http://127.0.0.1", "ws://127.0.0.1", "data:", "blob:"))
             else off_host.append(request.url))
