@@ -27,6 +27,15 @@ from .settings import Settings
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 # bytes a browser may send in one Socket.IO message (its connect auth is about 40)
 MAX_CLIENT_MESSAGE = 4096
+# Engine.IO's heartbeat: the server pings every PING_INTERVAL_S, so a healthy link is never
+# quiet for long and the page can call a link silent for 4 s down (static/js/dashboard.js) and
+# grey every value: a link can die without a TCP close (a cable, a Wi-Fi drop, a sleeping
+# laptop). A client that has not answered a ping within PING_TIMEOUT_S is dropped, and a browser
+# that heard no ping for their sum drops the link and reconnects; the timeout stays generous so
+# that a busy or slow client is resynchronized (dashboard.backpressure), not cut. The cost is a
+# 1-byte ping and pong per client every 2 s.
+PING_INTERVAL_S = 2
+PING_TIMEOUT_S = 8
 
 
 def create_app(settings: Settings, async_mode: str | None = None, *,
@@ -59,6 +68,8 @@ def create_app(settings: Settings, async_mode: str | None = None, *,
         # a browser only ever sends its connect packet and pongs: anything longer is refused
         # (HTTP 400 on polling, the websocket closed) before it is even decoded
         max_http_buffer_size=MAX_CLIENT_MESSAGE,
+        ping_interval=PING_INTERVAL_S,
+        ping_timeout=PING_TIMEOUT_S,
     )
     app.extensions["dashboard"] = runtime(settings)
     open_files = open_files_limit()

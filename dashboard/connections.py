@@ -124,6 +124,9 @@ class ClientLimits:
     invalid_auth: int = 0  # connect auth payloads that were not {"after": seq}
     accept_failures: int = 0  # accept() calls that failed (EMFILE...), each retried
     accept_incidents: int = 0  # runs of consecutive accept failures
+    # set when the node is going away (a web node's SIGTERM): new sessions get 503 while the
+    # open ones are closed, so a page reconnects to another node, not to this one again
+    stopping: bool = False
 
     def stats(self) -> dict[str, int]:
         return {"max_clients": self.max_clients, "open_files": self.open_files,
@@ -218,9 +221,16 @@ class ClientCap:
     def __call__(self, environ: dict[str, Any], start_response: StartResponse
                  ) -> Iterable[bytes]:
         if environ.get("PATH_INFO", "").startswith(self._path) and self._is_new(environ):
+            if self.limits.stopping:
+                return self._refuse(start_response, "server stopping")
             open_now = self._sessions()
             if open_now >= self.limits.max_clients:
-                return self._refuse(open_now, start_response)
+                self.limits.refused += 1
+                self._refusing += 1
+                self._log.report("client refused connected=%d max_clients=%d", open_now,
+                                 self.limits.max_clients, reason="MAX_CLIENTS reached")
+                return self._refuse(start_response, f"server full: {open_now} browsers "
+                                    f"connected, MAX_CLIENTS={self.limits.max_clients}")
             if self._refusing:
                 log.info("clients accepted again connected=%d max_clients=%d refused=%d",
                          open_now, self.limits.max_clients, self._refusing)
@@ -235,13 +245,8 @@ class ClientCap:
         query = environ.get("QUERY_STRING", "")
         return "sid" not in query or "sid" not in parse_qs(query)
 
-    def _refuse(self, open_now: int, start_response: StartResponse) -> list[bytes]:
-        self.limits.refused += 1
-        self._refusing += 1
-        reason = (f"server full: {open_now} browsers connected, "
-                  f"MAX_CLIENTS={self.limits.max_clients}")
-        self._log.report("client refused connected=%d max_clients=%d", open_now,
-                         self.limits.max_clients, reason="MAX_CLIENTS reached")
+    @staticmethod
+    def _refuse(start_response: StartResponse, reason: str) -> list[bytes]:
         body = json.dumps({"error": reason}).encode()
         start_response("503 Service Unavailable", [
             ("Content-Type", "application/json"),

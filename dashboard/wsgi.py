@@ -12,11 +12,14 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import signal
+from typing import Any
 
 from dotenv import find_dotenv, load_dotenv
 from flask import Flask
 
-from .connections import raise_open_files_limit
+from . import concurrency
+from .connections import ClientLimits, raise_open_files_limit
 from .logs import setup_logging
 from .roles import create_role_app
 from .settings import Settings
@@ -36,8 +39,29 @@ def create_gunicorn_app(env: dict[str, str]) -> Flask:
     setup_logging(settings.log_level, settings.log_format)
     raise_open_files_limit()
     web = create_role_app(settings)
-    web.extensions["dashboard"].start()
+    node = web.extensions["dashboard"]
+    node.start()
+    close_browsers_on_sigterm(node, web.extensions["client_limits"])
     return web
+
+
+def close_browsers_on_sigterm(node: Any, limits: ClientLimits) -> None:
+    """On SIGTERM gunicorn's worker stops accepting and then waits up to its graceful timeout
+    (30 s by default) for every open request to end, and a browser's websocket never ends by
+    itself: the pages would stay on a node that is going away. So the node first closes every
+    browser's connection (``WebNode.stop``: the pages reconnect at once, through nginx to
+    another node; this one answers new sessions 503 meanwhile), and gunicorn's own handler goes
+    on as before. Gunicorn installs its handlers before it imports the app, so ``previous`` is
+    the worker's."""
+    previous = signal.getsignal(signal.SIGTERM)
+
+    def on_sigterm(signum: int, frame: Any) -> None:
+        limits.stopping = True
+        concurrency.spawn(node.stop)  # a task: a signal handler must not wait
+        if callable(previous):
+            previous(signum, frame)
+
+    signal.signal(signal.SIGTERM, on_sigterm)
 
 
 load_dotenv(find_dotenv(usecwd=True))

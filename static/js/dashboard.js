@@ -26,10 +26,12 @@
  *   body[data-wall]                  wall mode (large type); html[data-bs-theme] dark | light
  *   body[data-wake-lock]             active | refused | unsupported | released | off
  *   #connection[data-state]          connecting (before the first connect) | connected |
- *                                    reconnecting | offline; text e.g. "reconnecting (attempt 3)";
+ *                                    silent (connected, nothing heard for 4 s) | reconnecting |
+ *                                    offline; text e.g. "reconnecting (attempt 3)";
  *                                    [data-attempt] holds the reconnect attempt number
  *   #offline-banner                  shown while not connected: "Disconnected from the server
- *                                    since HH:MM:SS UTC (42 s), retrying"; [data-since] ms
+ *                                    since HH:MM:SS UTC (42 s), retrying", or while silent "No
+ *                                    word from the server since ..."; [data-since] ms
  *   #clock                           UTC time: the browser clock corrected by the offset seen
  *                                    between live records' times and their arrival
  *   #feed-summary                    "<n> feeds" then span.summary-state[data-state][data-count]
@@ -459,6 +461,13 @@ document.addEventListener("visibilitychange", () => {
 const connection = $("connection");
 const banner = $("offline-banner");
 let lostAt = null; // Date.now() when the link went down (null while connected or never up)
+// A link can die without a close: a pulled cable, a Wi-Fi drop, a proxy that holds the socket.
+// The server pings every 2 s (dashboard/app.py), so a healthy link is never quiet for long;
+// after SILENCE_MS without a ping or a message the page stops calling anything live, while
+// Engine.IO's own ping timeout (10 s) decides when to drop and reconnect.
+const SILENCE_MS = 4000;
+let heardAt = Date.now();
+let silent = false; // connected, but nothing heard for SILENCE_MS
 // The last trade `seq` seen: on every (re)connect the auth payload hands it back, and the server
 // answers with exactly the trades missed since, instead of its whole recent list.
 let lastTradeSeq = null;
@@ -493,10 +502,16 @@ function updateBanner() {
   const since = lostAt === null ? Date.now() : lostAt;
   const at = new Date(since - skew.offset).toISOString().slice(11, 19);
   const attempt = connection.dataset.attempt ? ` (attempt ${connection.dataset.attempt})` : "";
-  const text = lostAt === null
-    ? "Connecting to the server\u2026 nothing shown is live yet."
-    : `Disconnected from the server since ${at} UTC (${Math.round((Date.now() - since) / 1000)} s), `
-      + `retrying${attempt}. Nothing shown is live.`;
+  const seconds = Math.round((Date.now() - since) / 1000);
+  let text;
+  if (lostAt === null) text = "Connecting to the server\u2026 nothing shown is live yet.";
+  else if (silent) {
+    text = `No word from the server since ${at} UTC (${seconds} s): the link may be down, `
+      + "waiting. Nothing shown is live.";
+  } else {
+    text = `Disconnected from the server since ${at} UTC (${seconds} s), retrying${attempt}. `
+      + "Nothing shown is live.";
+  }
   if (banner.textContent !== text) banner.textContent = text;
   banner.dataset.since = String(since);
   banner.hidden = false;
@@ -519,6 +534,8 @@ function retryLater() {
 
 function onConnect() {
   const wasLost = lostAt !== null;
+  silent = false;
+  heardAt = Date.now();
   connectedAt = Date.now();
   connected = true;
   lostAt = null;
@@ -538,7 +555,23 @@ function onConnect() {
 
 socket.on("connect", onConnect);
 
+/** A ping or a message came in: a link that had gone quiet is back, with what it held. */
+function heard() {
+  heardAt = Date.now();
+  if (silent && socket.connected) onConnect();
+}
+socket.io.on("ping", heard);
+socket.io.on("packet", heard);
+setInterval(() => {
+  if (connected && Date.now() - heardAt > SILENCE_MS) {
+    silent = true;
+    showConnection("silent", "no word from the server", `nothing heard for ${SILENCE_MS / 1000} s`);
+    linkLost();
+  }
+}, 500);
+
 socket.on("disconnect", (reason) => {
+  silent = false;
   if (socket.active) {
     showConnection("reconnecting", "reconnecting", reason);
   } else {

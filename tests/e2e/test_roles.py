@@ -43,6 +43,7 @@ from tests.conftest import (
 pytestmark = pytest.mark.e2e
 
 FEED_TIMEOUT = "2"
+GUNICORN_GRACE = 30  # seconds gunicorn waits on open requests after SIGTERM (its default)
 PAIRS = "BTC-USD,ETH-USD"
 
 
@@ -107,15 +108,15 @@ class Cluster:
         self.servers.append(server)
         return server
 
-    def start_gunicorn(self) -> Server:
+    def start_gunicorn(self, graceful_timeout: int = 3) -> Server:
         """A web node as production runs it: gunicorn, the gevent worker, one worker."""
         port = free_port()
         log_path = self.tmp_path / f"gunicorn-{port}.log"
         env = {**base_env(), "LOG_LEVEL": "INFO", **self.env()}  # gevent whatever E2E says
         popen = subprocess.Popen(
             [sys.executable, "-m", "gunicorn", "-k", "gevent", "-w", "1", "--pythonpath",
-             str(ROOT), "-b", f"127.0.0.1:{port}", "--graceful-timeout", "3", "--no-control-socket",
-             "dashboard.wsgi:app"],
+             str(ROOT), "-b", f"127.0.0.1:{port}", "--graceful-timeout", str(graceful_timeout),
+             "--no-control-socket", "dashboard.wsgi:app"],
             cwd=self.tmp_path, env=env, stdin=subprocess.DEVNULL, stdout=log_path.open("w"),
             stderr=subprocess.STDOUT, text=True)
         server = Server(f"http://127.0.0.1:{port}", Process(popen, log_path), env)
@@ -337,7 +338,7 @@ def test_redis_down_and_back_recovers_every_role_by_itself(simulator, cluster, c
 
 def test_a_web_node_under_gunicorn_with_the_gevent_worker(simulator, cluster, connect):
     cluster.start("collector")
-    web = cluster.start_gunicorn()
+    web = cluster.start_gunicorn(graceful_timeout=GUNICORN_GRACE)
     log = connect(web)
     log.wait_for("status", exchange="coinbase", pair="ETH-USD", state="live")
     simulator.control("coinbase/trade", pair="ETH-USD", price="2301.07", amount="1.5")
@@ -348,6 +349,15 @@ def test_a_web_node_under_gunicorn_with_the_gevent_worker(simulator, cluster, co
     wait_until(lambda: all_feeds(web, "live"), message="every feed live")
     with urllib.request.urlopen(f"{web.url}/", timeout=5) as page:
         assert page.status == 200 and b"<html" in page.read().lower()
+
+    # SIGTERM (systemctl stop): the node closes its browsers' links at once, so their pages
+    # reconnect elsewhere, instead of gunicorn waiting its graceful timeout on their websockets
+    stopping_at = time.monotonic()
+    web.process.popen.send_signal(signal.SIGTERM)
+    wait_until(lambda: not log.client.connected, timeout=10, message="the browser let go")
+    assert web.process.popen.wait(15) == 0
+    assert time.monotonic() - stopping_at < GUNICORN_GRACE / 2
+    assert "web node stopped browsers=1" in web.process.output()
 
 
 def test_an_alert_rule_made_on_a_web_node_fires_on_every_page(simulator, cluster, connect):

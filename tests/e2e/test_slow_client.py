@@ -7,6 +7,7 @@ reads nothing, with a tiny receive buffer so the kernel can't absorb the backlog
 from __future__ import annotations
 
 import socket
+import threading
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -24,8 +25,20 @@ BUSY_RATE = 300  # random trades per second per pair: a few hundred kB/s of batc
 
 @pytest.fixture
 def stalled_client() -> Iterator[Any]:
-    """Open a Socket.IO connection that will be left unread; closed after the test."""
+    """Open a Socket.IO connection that will be left unread; closed after the test.
+
+    It still sends a pong every second, unasked, as a client on a slow link still answers the
+    server's pings (late): so the server's ping timeout (10 s) never ends it, and what the test
+    sees is the guard's doing."""
     opened: list[websocket.WebSocket] = []
+    done = threading.Event()
+
+    def keep_answering(ws: websocket.WebSocket) -> None:
+        while not done.wait(1.0):
+            try:
+                ws.send("3")  # Engine.IO pong
+            except (OSError, websocket.WebSocketException):
+                return
 
     def connect(server: Server) -> websocket.WebSocket:
         url = server.url.replace("http", "ws", 1) + "/socket.io/?EIO=4&transport=websocket"
@@ -35,9 +48,11 @@ def stalled_client() -> Iterator[Any]:
         ws.send("40")  # Socket.IO connect, default namespace
         assert ws.recv().startswith("40{")
         opened.append(ws)
+        threading.Thread(target=keep_answering, args=(ws,), daemon=True).start()
         return ws
 
     yield connect
+    done.set()
     for ws in opened:
         ws.close(timeout=1)
 
