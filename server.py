@@ -122,7 +122,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     raise_open_files_limit()  # before create_app: MAX_CLIENTS's default follows the limit
     if settings.demo:
         # every listener the simulator serves points at it; simulated prices go to data/demo.db
-        simulator = start_simulator()
+        simulator = start_simulator(log_format=settings.log_format)
         settings = demo_settings(settings, simulator, os.environ)
         log.info("demo mode: simulated exchanges at %s (%s)", simulator.url,
                  ",".join(simulator.exchanges))

@@ -59,12 +59,13 @@ class DemoSimulator:
     process: subprocess.Popen[str] | None = field(default=None, compare=False, repr=False)
 
 
-def start_simulator(*extra_args: str) -> DemoSimulator:
-    """Start the simulator with the demo's trade rates (``extra_args`` come after them)."""
+def start_simulator(*extra_args: str, log_format: str = "text") -> DemoSimulator:
+    """Start the simulator with the demo's trade rates (``extra_args`` come after them); its
+    log lines share stderr with ours, in the same ``log_format``."""
     rates = [f"--rate={name}={rate:g}" for name, rate in DEMO_RATES.items()]
     process = subprocess.Popen(
-        [sys.executable, "-m", "simulator", "--port", "0", "--exit-on-stdin-eof", *rates,
-         *extra_args],
+        [sys.executable, "-m", "simulator", "--port", "0", "--exit-on-stdin-eof",
+         f"--log-format={log_format}", *rates, *extra_args],
         cwd=PROJECT_ROOT,
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,

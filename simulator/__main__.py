@@ -22,6 +22,7 @@ import os
 import signal
 import sys
 import threading
+from datetime import UTC, datetime
 from types import FrameType
 
 from simulator.fast import answer_commands
@@ -94,6 +95,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         '{"cmd": "stats"}) with one JSON line each on stdout; exit when stdin ends',
     )
     parser.add_argument("--log-level", default="INFO", help="stderr log level (default INFO)")
+    parser.add_argument(
+        "--log-format",
+        choices=("text", "json"),
+        default="text",
+        help="stderr lines as text, or one JSON object each as the dashboard's LOG_FORMAT=json "
+        "writes them (--demo passes its own)",
+    )
     args = parser.parse_args(argv)
     if not args.fast and (args.stdin_commands or args.total_rate):
         parser.error("--total-rate and --stdin-commands need --fast")
@@ -102,14 +110,33 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
+class JsonLines(logging.Formatter):
+    """One JSON object per record, with the keys a log collector reads from the dashboard's
+    own JSON lines: ``time`` (UTC, ``Z``), ``level``, ``logger``, ``message``."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        moment = datetime.fromtimestamp(record.created, UTC)
+        entry = {
+            "time": moment.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        if record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
+        return json.dumps(entry, ensure_ascii=False)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run until a signal or stdin EOF; returns the exit status."""
     args = parse_args(argv)
-    logging.basicConfig(
-        stream=sys.stderr,
-        level=args.log_level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s %(message)s",
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(
+        JsonLines()
+        if args.log_format == "json"
+        else logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s")
     )
+    logging.basicConfig(level=args.log_level.upper(), handlers=[handler])
     logging.getLogger("websockets").setLevel(logging.WARNING)  # one line per HTTP request
     rates = dict(args.rate)
     config = SimulatorConfig(

@@ -14,6 +14,7 @@ of 8 tries, from the child's stdin thread.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -99,11 +100,13 @@ def test_a_stop_while_streaming_loses_nothing(tmp_path, signum):
 
 
 def test_ctrl_c_on_the_demo_stops_it_and_its_simulator_cleanly(tmp_path):
-    """A terminal's Ctrl-C: SIGINT to the process group of ``server.py --demo``, 3 times."""
+    """A terminal's Ctrl-C: SIGINT to the process group of ``server.py --demo``, 3 times; the
+    last run with ``LOG_FORMAT=json``, which the simulator child's lines follow too."""
     for attempt in range(3):
         port = free_port()
         log_path = tmp_path / f"demo-{attempt}.log"
-        env = {**base_env(), "PORT": str(port), "DATABASE_URL": f"sqlite:///{tmp_path}/d.db"}
+        env = {**base_env(), "PORT": str(port), "DATABASE_URL": f"sqlite:///{tmp_path}/d.db",
+               "LOG_FORMAT": "json" if attempt == 2 else "text"}
         popen = subprocess.Popen([sys.executable, str(ROOT / "server.py"), "--demo"],
                                  cwd=tmp_path, env=env, stdin=subprocess.DEVNULL,
                                  stdout=log_path.open("w"), stderr=subprocess.STDOUT,
@@ -128,6 +131,8 @@ def test_ctrl_c_on_the_demo_stops_it_and_its_simulator_cleanly(tmp_path):
         assert popen.returncode == 0, output[-3000:]
         assert took <= STOP_WITHIN
         assert "Fatal Python error" not in output and "Traceback" not in output, output
+    entries = [json.loads(line) for line in output.splitlines() if line.strip()]
+    assert {entry["logger"].split(".")[0] for entry in entries} >= {"simulator", "dashboard"}
 
 
 def _children(pid: int) -> list[int]:
