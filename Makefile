@@ -17,10 +17,8 @@ demo: $(VENV)/.run-installed
 test: $(VENV)/.dev-installed browser servers
 	$(BIN)/ruff check .
 	$(BIN)/pytest $(ARGS)
-	# the end-to-end tests again, every server under ASYNC_MODE=gevent (about 4 minutes); the
-	# slow-client guard's forced disconnect is eventlet-only for now: under gevent it can race
-	# simple-websocket's own reader (ConcurrentObjectUseError), see the README's Tests section
-	E2E_ASYNC_MODE=gevent $(BIN)/pytest tests/e2e --ignore=tests/e2e/test_slow_client.py $(ARGS)
+	# the end-to-end tests again, every server under ASYNC_MODE=gevent (about 4 minutes)
+	E2E_ASYNC_MODE=gevent $(BIN)/pytest tests/e2e $(ARGS)
 
 lint: $(VENV)/.dev-installed
 	$(BIN)/ruff check .

@@ -473,6 +473,10 @@ let silent = false; // connected, but nothing heard for SILENCE_MS
 let lastTradeSeq = null;
 const socket = io({ // same origin; reconnects by itself with backoff
   auth: (send) => send(lastTradeSeq === null ? {} : { after: lastTradeSeq }),
+  // straight to a websocket: one connection, no long-polling requests and no upgrade to race
+  // with; HTTP long-polling only where a websocket can't be opened (a proxy that blocks them)
+  transports: ["websocket", "polling"],
+  tryAllTransports: true,
 });
 installAlerts(socket);
 

@@ -54,7 +54,11 @@ def stalled_client() -> Iterator[Any]:
     yield connect
     done.set()
     for ws in opened:
-        ws.close(timeout=1)
+        # dropped without a close frame, as a frozen tab's connection goes: answering a close
+        # frame while the server's writer is blocked on this very socket trips simple-websocket
+        # under gevent (its reader and writer then wait on one socket: ConcurrentObjectUseError,
+        # logged by the server, which carries on; see the README's Tests section)
+        ws.shutdown()
 
 
 def busy_market(simulator: Any) -> None:
