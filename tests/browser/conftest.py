@@ -10,9 +10,13 @@ anything but this machine.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
+import select
 import shutil
+import socket
+import threading
 from collections.abc import Callable, Iterator
 
 import pytest
@@ -95,3 +99,77 @@ def venues_on_simulator(simulator: Simulator, start_server: Callable[..., Server
         return start_server({"EXCHANGES": exchanges, **urls, **env}, *args, port=port)
 
     return start
+
+
+class LoopbackLink:
+    """A TCP link on a loopback port between the browser and a server (``url``), to stand for
+    the network: ``freeze()`` stops passing bytes both ways while every connection stays open
+    (a pulled cable, a dead Wi-Fi: no FIN, no RST), ``thaw()`` passes what was held. With
+    ``refuse_websockets`` it answers every websocket handshake 403, as a proxy that blocks them.
+    """
+
+    def __init__(self, url: str, *, refuse_websockets: bool = False) -> None:
+        self.upstream_port = int(url.rsplit(":", 1)[1])
+        self.refuse_websockets = refuse_websockets
+        self.refused = 0
+        self.flowing = threading.Event()
+        self.flowing.set()
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.sockets: list[socket.socket] = [self.listener]
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def __enter__(self) -> LoopbackLink:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        for sock in self.sockets:
+            sock.close()
+
+    def freeze(self) -> None:
+        self.flowing.clear()
+
+    def thaw(self) -> None:
+        self.flowing.set()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._open, args=(client,), daemon=True).start()
+
+    def _open(self, client: socket.socket) -> None:
+        self.sockets.append(client)
+        try:
+            head = client.recv(65536, socket.MSG_PEEK)  # the first request, left in place
+            if self.refuse_websockets and b"\r\nupgrade: websocket" in head.lower():
+                self.refused += 1
+                client.sendall(b"HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n"
+                               b"Connection: close\r\n\r\n")
+                client.close()
+                return
+            upstream = socket.create_connection(("127.0.0.1", self.upstream_port))
+        except OSError:
+            client.close()
+            return
+        self.sockets.append(upstream)
+        for source, target in ((client, upstream), (upstream, client)):
+            threading.Thread(target=self._pump, args=(source, target), daemon=True).start()
+
+    def _pump(self, source: socket.socket, target: socket.socket) -> None:
+        try:
+            while True:
+                self.flowing.wait()
+                if select.select([source], [], [], 0.05)[0]:
+                    if not (data := source.recv(65536)):
+                        break
+                    self.flowing.wait()  # frozen meanwhile: hold it
+                    target.sendall(data)
+        except OSError:
+            pass
+        for sock in (source, target):
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)

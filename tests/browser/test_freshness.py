@@ -4,16 +4,13 @@ pairs than the stored records know."""
 
 from __future__ import annotations
 
-import contextlib
 import re
-import select
-import socket
-import threading
 import time
 
 import pytest
 from playwright.sync_api import Page, expect
 
+from tests.browser.conftest import LoopbackLink
 from tests.conftest import free_port, get_json, launch_server, wait_until
 
 pytestmark = pytest.mark.browser
@@ -87,65 +84,13 @@ def crash_and_recover(page: Page, server, port: int, env: dict[str, str],
     expect(page.locator('#feeds tr.feed[data-state="live"]')).to_have_count(4)
 
 
-class FreezableLink:
-    """A TCP forwarder on a loopback port in front of the server: ``freeze()`` stops passing
-    bytes both ways while every connection stays open (a pulled cable, a dead Wi-Fi: no FIN,
-    no RST), ``thaw()`` passes what was held."""
-
-    def __init__(self, upstream_port: int) -> None:
-        self.upstream_port = upstream_port
-        self.flowing = threading.Event()
-        self.flowing.set()
-        self.listener = socket.create_server(("127.0.0.1", 0))
-        self.port = self.listener.getsockname()[1]
-        self.sockets: list[socket.socket] = [self.listener]
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def freeze(self) -> None:
-        self.flowing.clear()
-
-    def thaw(self) -> None:
-        self.flowing.set()
-
-    def close(self) -> None:
-        for sock in self.sockets:
-            sock.close()
-
-    def _accept(self) -> None:
-        while True:
-            try:
-                client, _ = self.listener.accept()
-                upstream = socket.create_connection(("127.0.0.1", self.upstream_port))
-            except OSError:
-                return
-            self.sockets += [client, upstream]
-            for source, target in ((client, upstream), (upstream, client)):
-                threading.Thread(target=self._pump, args=(source, target), daemon=True).start()
-
-    def _pump(self, source: socket.socket, target: socket.socket) -> None:
-        try:
-            while True:
-                self.flowing.wait()
-                if select.select([source], [], [], 0.05)[0]:
-                    if not (data := source.recv(65536)):
-                        break
-                    self.flowing.wait()  # frozen meanwhile: hold it
-                    target.sendall(data)
-        except OSError:
-            pass
-        for sock in (source, target):
-            with contextlib.suppress(OSError):
-                sock.shutdown(socket.SHUT_RDWR)
-
-
 def test_a_link_gone_silent_without_a_close_greys_every_value_and_comes_back(
         page: Page, venues_on_simulator):
     """No TCP close ever reaches the page: only the missing pings tell it. Within 5 s of the last
     word every value stops being live; when the link carries again, so do they."""
     server = venues_on_simulator("bitfinex,coinbase", PAIRS="BTC-USD")
-    link = FreezableLink(int(server.url.rsplit(":", 1)[1]))
-    try:
-        page.goto(f"http://127.0.0.1:{link.port}/?view=board,feeds")
+    with LoopbackLink(server.url) as link:
+        page.goto(f"{link.url}/?view=board,feeds")
         expect(page.locator('#board tr.venue[data-state="live"]')).to_have_count(2)
         banner = page.locator("#offline-banner")
         expect(banner).to_be_hidden()
@@ -161,8 +106,6 @@ def test_a_link_gone_silent_without_a_close_greys_every_value_and_comes_back(
         expect(page.locator('#board tr.venue[data-state="live"]')).to_have_count(2, timeout=10000)
         expect(banner).to_be_hidden()
         expect(page.locator("#connection")).to_have_attribute("data-state", "connected")
-    finally:
-        link.close()
 
 
 def test_a_silent_feed_greys_its_values_shows_their_age_and_counts_for_nothing(

@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import Page, expect
 
+from tests.browser.conftest import LoopbackLink
 from tests.conftest import free_port, wait_until
 
 pytestmark = pytest.mark.browser
@@ -147,3 +148,24 @@ def test_after_a_server_restart_the_page_shows_the_stored_market_at_once(
     # the stored value is shown, and not as live: its feed is not connected
     expect(page.locator('#board tr.venue[data-exchange="bitfinex"][data-pair="BTC-USD"]')
            ).not_to_have_attribute("data-state", "live")
+
+
+def test_the_page_opens_a_websocket_and_falls_back_to_long_polling(new_page, simulator,
+                                                                   server_on_simulator):
+    """Straight to a websocket (no long-polling handshake to upgrade from); behind a proxy that
+    refuses websockets, the same page streams over long-polling instead."""
+    server = server_on_simulator(PAIRS="BTC-USD")
+    for refuse_websockets in (False, True):
+        with LoopbackLink(server.url, refuse_websockets=refuse_websockets) as link:
+            page = new_page()
+            polls: list[str] = []
+            page.on("request", lambda request, polls=polls: polls.append(request.url)
+                    if "transport=polling" in request.url else None)
+            page.goto(link.url)
+            expect(page.locator("#connection")).to_have_attribute("data-state", "connected")
+            price = "4321.5" if refuse_websockets else "4321.25"
+            simulator.control("coinbase/trade", pair="BTC-USD", price=price, amount="1")
+            expect(board_last(page, "coinbase", "BTC-USD")).to_have_attribute("data-value", price)
+            assert bool(polls) == refuse_websockets, polls
+            assert bool(link.refused) == refuse_websockets
+            page.close()
