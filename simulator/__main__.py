@@ -65,6 +65,24 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="Coinbase: seconds a client has to subscribe before it is disconnected (default 5)",
     )
     parser.add_argument(
+        "--protocol-ping-interval",
+        type=_positive,
+        default=None,
+        metavar="SECONDS",
+        help="exchanges that send protocol (RFC 6455) ping frames, Binance and Binance.US: "
+        "seconds between two pings on a connection (default: each venue's own, 20 and 180, "
+        "as real)",
+    )
+    parser.add_argument(
+        "--pong-timeout",
+        type=_positive,
+        default=None,
+        metavar="SECONDS",
+        help="the same exchanges: seconds a ping may wait for the pong echoing its payload "
+        "before the connection is closed with 1008 (default: each venue's own, 60 and 600, "
+        "as real)",
+    )
+    parser.add_argument(
         "--exit-on-stdin-eof", action="store_true", help="exit when stdin reaches end of file"
     )
     parser.add_argument(
@@ -146,7 +164,10 @@ def main(argv: list[str] | None = None) -> int:
         rate=rates.pop(None, 0.0 if args.fast else 2.0),
         rates=rates,
         options=PeerOptions(
-            heartbeat_interval=args.heartbeat_interval, subscribe_timeout=args.subscribe_timeout
+            heartbeat_interval=args.heartbeat_interval,
+            subscribe_timeout=args.subscribe_timeout,
+            protocol_ping_interval=args.protocol_ping_interval,
+            pong_timeout=args.pong_timeout,
         ),
         fast=args.fast,
         total_rate=args.total_rate,

@@ -29,22 +29,19 @@ with 8 decimals, as both venues do; at most 1024 streams per connection; more th
 messages in a second cut the connection; a connection lives 24 hours. Binance lists only the
 USDT pairs of the catalogue (it has no USD spot), Binance.US the USD pairs.
 
-REST (``/api/v3``), from the same market; errors ``{"code":-1121,"msg":"Invalid symbol."}``
-with HTTP 400:
+Protocol pings (``ProtocolPing``, sent and checked by the server): Binance sends "a ping frame
+every 20 seconds" and disconnects a connection that sends no pong "within a minute"; the pong
+must carry "a copy of ping's payload", and unsolicited pongs "will not prevent disconnection".
+Binance.US: every 3 minutes, within 10 minutes, and unsolicited pongs "are allowed" (whether
+they keep a connection is not said: here they don't, as on Binance). Each ping carries 8
+random bytes; a connection whose ping is unanswered at the deadline is closed with 1008 "Pong
+timeout", the close frame clients report (neither venue documents one).
+``--protocol-ping-interval`` and ``--pong-timeout`` shorten both for tests.
 
-    GET /api/v3/exchangeInfo[?symbol=|symbols=|symbolStatus=|showPermissionSets=]
-                                     {"timezone":"UTC","serverTime":..,"rateLimits":[..],
-                                      "exchangeFilters":[],"symbols":[{"symbol":"BTCUSDT",
-                                      "status":"TRADING","baseAsset":"BTC",...},...]}
-    GET /api/v3/ticker/24hr?symbol=BTCUSDT[&type=FULL|MINI]   (or symbols=[..], or none: all)
-    GET /api/v3/trades?symbol=BTCUSDT&limit=N   [{"id","price","qty","quoteQty","time",
-                                      "isBuyerMaker","isBestMatch"},...] oldest first; limit
-                                      default 500, at most 1000 (more is cut to 1000)
-
-Not simulated: protocol-level pings (the simulator's server sends frames only, so the 20 s
-pings of Binance, 3 min of Binance.US, and the pong deadline are absent), streams other than
-``bookTicker`` and ``trade`` (acked, then silent), raw ``/ws/`` endpoints and URL-listed
-streams, ``timeUnit``, and the text of errors the docs don't give (our own wording, marked).
+Not simulated: pings and pongs counted in the 5 messages a second (only JSON messages are),
+streams other than ``bookTicker`` and ``trade`` (acked, then silent), raw ``/ws/`` endpoints
+and URL-listed streams, ``timeUnit``, and the text of errors the docs don't give (our own
+wording, marked).
 
 Fast mode (``FAST``, ``simulator.fast``): per pair the round ``trade, bookTicker``, one trade; a
 book ticker comes with every trade, changed or not; Binance.US's buyer and seller order ids are
@@ -76,6 +73,7 @@ from simulator.peer import (
     FastStep,
     Peer,
     PeerOptions,
+    ProtocolPing,
     RestReply,
     Send,
 )
@@ -113,6 +111,7 @@ class Venue:
     string_ids: bool  # request ids may be alphanumeric strings or null (binance.com)
     order_ids: bool  # trade payloads carry buyer/seller order ids "b"/"a" (Binance.US)
     current_info: bool  # exchangeInfo has the 2024-26 fields and parameters (binance.com)
+    protocol_ping: ProtocolPing  # the server's ping frames and the pong deadline
 
     @property
     def products(self) -> tuple[Product, ...]:
@@ -120,9 +119,9 @@ class Venue:
 
 
 BINANCE = Venue("binance", "USDT", "BCCUSDT", string_ids=True, order_ids=False,
-                current_info=True)
+                current_info=True, protocol_ping=ProtocolPing(interval=20.0, timeout=60.0))
 BINANCE_US = Venue("binanceus", "USD", "PAXUSD", string_ids=False, order_ids=True,
-                   current_info=False)
+                   current_info=False, protocol_ping=ProtocolPing(interval=180.0, timeout=600.0))
 
 
 def symbol_of(pair: str) -> str:
@@ -147,7 +146,7 @@ class BinancePeer(Peer):
         super().__init__(market, rng, options, now)
         self.venue = venue
         self.combined = True  # a /stream connection: payloads wrapped with their stream name
-        self.requests = 0  # JSON messages the client sent (pings/pongs are not seen here)
+        self.requests = 0  # JSON messages the client sent (the server sees pings and pongs)
         self._streams: list[str] = []  # in the order subscribed, as LIST_SUBSCRIPTIONS shows
         self._received: deque[float] = deque()  # times of the last second's messages
         self._closing = False
@@ -606,7 +605,8 @@ def _spec(venue: Venue) -> ExchangeSpec:
                     render=partial(fast_render, venue=venue))
     return ExchangeSpec(name=venue.name, peer=partial(BinancePeer, venue=venue),
                         commands={"shutdown": shutdown_command},
-                        rest=partial(rest, venue=venue), products=venue.products, fast=fast)
+                        rest=partial(rest, venue=venue), products=venue.products, fast=fast,
+                        protocol_ping=venue.protocol_ping)
 
 
 SPEC = _spec(BINANCE)

@@ -20,7 +20,16 @@ from http import HTTPStatus
 from typing import Protocol, TypeVar
 
 from simulator.market import Market, PairState, Side, Trade
-from simulator.peer import Action, Burst, ExchangeSpec, FastStep, Peer, PeerOptions, RestReply
+from simulator.peer import (
+    Action,
+    Burst,
+    ExchangeSpec,
+    FastStep,
+    Peer,
+    PeerOptions,
+    ProtocolPing,
+    RestReply,
+)
 from simulator.reference import Reference
 
 # What a REST request gets while ``fail_rest`` is in force: an overloaded exchange.
@@ -79,12 +88,18 @@ class Engine:
         self.market = Market(spec.name, spec.products, seed, clock, reference)
         self._seed = seed
         self._options = options
+        # the protocol pings the server sends this exchange's connections (None: none)
+        self.protocol_ping: ProtocolPing | None = (
+            spec.protocol_ping.with_options(options) if spec.protocol_ping else None)
         self._lock = threading.Lock()
         self._links: list[Link] = []
         self._rate = rate
         self._pace = random.Random(f"{seed}:{spec.name}:pace")  # when random trades happen
         self._connections_opened = 0
         self._pings_of_closed = 0  # keepalives counted by peers whose connections have closed
+        self._protocol_pings = 0  # protocol pings the server sent (``protocol_ping``)
+        self._protocol_pongs = 0  # ... that a pong with their payload answered
+        self._pong_timeouts = 0  # connections closed because a ping went unanswered
         self._silent_until = 0.0
         self._sent = 0
         self._silenced = 0
@@ -227,6 +242,14 @@ class Engine:
                 if fast:
                     self._fast_sent += frames
 
+    def count_protocol(self, *, pings: int = 0, pongs: int = 0, timeouts: int = 0) -> None:
+        """Tally protocol pings sent, pings answered by their pong, and connections closed for
+        a pong that never came (called by the links, outside the lock)."""
+        with self._lock:
+            self._protocol_pings += pings
+            self._protocol_pongs += pongs
+            self._pong_timeouts += timeouts
+
     # Fast mode (``simulator.fast``)
 
     def fast_publish(self, feeds: Sequence[FastFeed], clock: Callable[[], float] = time.time
@@ -301,6 +324,11 @@ class Engine:
                 "rest_failures_left": self._rest_failures_left,
                 # client keepalives received, where the protocol has them (``Peer.pings``)
                 "pings": self._pings_of_closed + sum(_pings(link.peer) for link in self._links),
+                # the server's protocol pings, where the exchange has them (``protocol_ping``):
+                # sent, answered by a pong with their payload, and connections closed unanswered
+                "protocol_pings": self._protocol_pings,
+                "protocol_pongs": self._protocol_pongs,
+                "pong_timeouts": self._pong_timeouts,
             }
 
     # Private methods

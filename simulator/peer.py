@@ -45,7 +45,17 @@ class Burst:
     delay: float = 0.0
 
 
-Action = Send | Close | Burst
+@dataclass(frozen=True, slots=True)
+class Ping:
+    """Send a protocol ping frame (RFC 6455 section 5.5.2) carrying ``payload``: the server's
+    keepalive of an exchange that declares ``ExchangeSpec.protocol_ping``. Protocol modules
+    never return it."""
+
+    payload: bytes
+    delay: float = 0.0
+
+
+Action = Send | Close | Burst | Ping
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +65,10 @@ class PeerOptions:
     heartbeat_interval: float = 15.0  # Bitfinex: idle seconds before a channel gets ``hb``
     subscribe_timeout: float = 5.0  # Coinbase: seconds a client has to send its subscribe
     update_delay: float = 0.1  # Bitfinex: seconds between a trade's ``te`` and its ``tu``
+    # Exchanges with protocol pings (``ExchangeSpec.protocol_ping``): every one of them uses
+    # these instead of its own interval and pong deadline; None keeps each exchange's own
+    protocol_ping_interval: float | None = None
+    pong_timeout: float | None = None
 
 
 class Peer(ABC):
@@ -161,6 +175,23 @@ class FastSpec:
     render: FastRender
 
 
+@dataclass(frozen=True, slots=True)
+class ProtocolPing:
+    """An exchange's own websocket keepalive: the server sends each connection a protocol ping
+    (RFC 6455 section 5.5.2) with a fresh payload every ``interval`` seconds, and drops a
+    connection once a ping has waited ``timeout`` seconds for the pong echoing its payload.
+    An unsolicited pong, or one with another payload, answers nothing."""
+
+    interval: float
+    timeout: float
+
+    def with_options(self, options: PeerOptions) -> ProtocolPing:
+        """These timings, or the simulator-wide ones where ``options`` sets them."""
+        return ProtocolPing(
+            options.protocol_ping_interval or self.interval, options.pong_timeout or self.timeout
+        )
+
+
 @dataclass(frozen=True)
 class ExchangeSpec:
     """What the server needs to offer one simulated exchange.
@@ -169,7 +200,8 @@ class ExchangeSpec:
     actions go to every connection of the exchange, e.g. Bitfinex's ``info`` maintenance codes.
     A command raises ``ValueError`` for bad parameters. ``rest`` answers the exchange's REST
     GETs (``/<name>/...`` without a websocket upgrade) from the same market. ``fast`` is its
-    stream in fast mode (None: the exchange has none).
+    stream in fast mode (None: the exchange has none). ``protocol_ping`` is its protocol-level
+    keepalive, sent and checked by the server, not the peer (None: the exchange sends none).
     """
 
     name: str
@@ -178,3 +210,4 @@ class ExchangeSpec:
     rest: RestHandler | None = None
     products: tuple[Product, ...] = tuple(PRODUCTS.values())
     fast: FastSpec | None = None
+    protocol_ping: ProtocolPing | None = None

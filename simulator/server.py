@@ -9,9 +9,10 @@ Routes by request path:
 
 Threads: websockets runs one reader thread per connection (``_serve_connection``); each
 connection also gets a sender thread draining its ``Outbox``; one clock thread drives random
-trades and timers every ``TICK`` seconds. No asyncio and no eventlet, so the simulator behaves
-the same inside the test runner and as the ``--demo`` child process. In fast mode
-(``SimulatorConfig.fast``, ``simulator.fast``) one more thread paces pre-formatted frames.
+trades and timers every ``TICK`` seconds, and the protocol pings of the exchanges that send
+them (``ExchangeSpec.protocol_ping``, ``_Link.keepalive``). No asyncio and no eventlet, so the
+simulator behaves the same inside the test runner and as the ``--demo`` child process. In fast
+mode (``SimulatorConfig.fast``, ``simulator.fast``) one more thread paces pre-formatted frames.
 """
 
 from __future__ import annotations
@@ -19,11 +20,14 @@ from __future__ import annotations
 import contextlib
 import http
 import logging
+import math
+import os
 import random
 import socket
 import struct
 import threading
 import time
+from collections import deque
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -38,7 +42,7 @@ from simulator import control, wire
 from simulator.engine import Engine
 from simulator.fast import FastPacer
 from simulator.outbox import Outbox
-from simulator.peer import Action, Burst, Close, ExchangeSpec, Peer, PeerOptions
+from simulator.peer import Action, Burst, Close, ExchangeSpec, Peer, PeerOptions, Ping
 from simulator.reference import Reference
 from simulator.registry import EXCHANGES
 
@@ -47,6 +51,10 @@ log = logging.getLogger(__name__)
 TICK = 0.05  # seconds between clock runs: heartbeat and random-trade resolution
 _CONTROL_PREFIX = "/control/"
 _STOP_GRACE = 3.0  # seconds to let clients answer our close frames at shutdown
+# Closing a connection whose ping went unanswered: Binance's docs say only "the connection will
+# be disconnected"; clients report the close frame they got as 1008 "Pong timeout"
+# (ccxt/php-binance-api issue #453)
+PONG_TIMEOUT_CLOSE = Close(1008, "Pong timeout")
 
 
 @dataclass(frozen=True)
@@ -77,6 +85,15 @@ class _Link:
         self._sender = threading.Thread(
             target=self._send_loop, name=f"send-{engine.name}-{websocket.id}", daemon=True
         )
+        # protocol pings (``keepalive``): when the next is due (monotonic), and the ones sent
+        # and not answered yet, oldest first: (sent at, set once the matching pong came)
+        self._keepalive = engine.protocol_ping
+        self._next_ping = (time.monotonic() + self._keepalive.interval
+                           if self._keepalive else math.inf)
+        self._unanswered: deque[tuple[float, threading.Event]] = deque()
+        self._pings_lock = threading.Lock()  # ``_unanswered``: sender and clock threads
+        self._pings_queued = 0
+        self._timed_out_at: float | None = None
 
     def start(self) -> None:
         """Start writing queued frames; called once the engine has registered the link."""
@@ -103,6 +120,46 @@ class _Link:
         """Stop the sender; called when the reader sees the socket closed."""
         self._outbox.close()
 
+    def keepalive(self, now: float) -> None:
+        """The exchange's protocol pings (``Engine.protocol_ping``); ``now`` is monotonic.
+
+        Called by the clock thread, outside the engine's lock. Counts the pings a pong answered
+        (websockets matches a pong to its ping by payload and ignores unsolicited ones);
+        closes the connection (``PONG_TIMEOUT_CLOSE``) once a ping has waited the deadline, and
+        cuts it ``_STOP_GRACE`` seconds later if it is still open (a client that reads nothing
+        never takes the close frame); otherwise queues the next ping when due. The ping goes
+        out from the sender thread like any frame, so a stalled client blocks only its own.
+        """
+        ping = self._keepalive
+        if ping is None:
+            return
+        if self._timed_out_at is not None:
+            if now - self._timed_out_at >= _STOP_GRACE:
+                self.abort()
+            return
+        with self._pings_lock:
+            answered = [entry for entry in self._unanswered if entry[1].is_set()]
+            for entry in answered:
+                self._unanswered.remove(entry)
+            oldest = self._unanswered[0][0] if self._unanswered else None
+        if answered:
+            self._engine.count_protocol(pongs=len(answered))
+        if oldest is not None and now - oldest >= ping.timeout:
+            self._timed_out_at = now
+            self._engine.count_protocol(timeouts=1)
+            log.info("pong timeout exchange=%s id=%s", self._engine.name, self._websocket.id)
+            self._outbox.put([PONG_TIMEOUT_CLOSE])
+            return
+        if now >= self._next_ping:
+            self._next_ping += ping.interval
+            if self._next_ping <= now:  # the clock fell behind: no burst of pings to catch up
+                self._next_ping = now + ping.interval
+            if not self._engine.is_silent(time.time()):  # ``silence``: no pings either
+                # 8 bytes: random, then the ping's number (websockets wants no two pending alike)
+                self._pings_queued += 1
+                payload = os.urandom(4) + self._pings_queued.to_bytes(4, "big")
+                self._outbox.put([Ping(payload)])
+
     def _send_loop(self) -> None:
         while (action := self._outbox.get()) is not None:
             if isinstance(action, Close):
@@ -111,6 +168,15 @@ class _Link:
             if isinstance(action, Burst):
                 if not self._send_burst(action.texts):
                     return
+                continue
+            if isinstance(action, Ping):
+                try:
+                    pong = self._websocket.ping(action.payload)
+                except (ConnectionClosed, OSError):
+                    return
+                with self._pings_lock:
+                    self._unanswered.append((time.monotonic(), pong))
+                self._engine.count_protocol(pings=1)
                 continue
             silenced = self._engine.is_silent(time.time())
             if not silenced:
@@ -204,7 +270,9 @@ class SimulatorServer:
             config.host,
             config.port,
             process_request=self._route,
-            ping_interval=None,  # exchanges' own heartbeats only; silence means silence
+            # no keepalive of websockets' own: the exchanges' heartbeats only, and the protocol
+            # pings of those that send them (``_Link.keepalive``); silence means silence
+            ping_interval=None,
             close_timeout=2,
             compression=None,
             server_header=None,
@@ -294,6 +362,10 @@ class SimulatorServer:
             now = time.time()
             for engine in self.engines.values():
                 engine.tick(now, elapsed)
+                if engine.protocol_ping is not None:
+                    for link in engine.links():
+                        if isinstance(link, _Link):
+                            link.keepalive(current)
 
 
 def _json_response(connection: ServerConnection, status: int, body: object) -> Response:

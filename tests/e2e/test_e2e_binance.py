@@ -1,19 +1,37 @@
 """Binance and Binance.US: the real ``server.py`` against the simulated venues, seen by a real
-Socket.IO client. Two server starts: the defaults with exact injected values, a REST snapshot
+Socket.IO client. Three server starts: the defaults with exact injected values, a REST snapshot
 and a dropped connection; then the refusals (instrument check, ack timeout), the taker's side of
-random trades and a ``serverShutdown``.
+random trades and a ``serverShutdown``; then the venues' protocol pings, answered.
+
+The module's simulator sends its protocol pings every ``PING_INTERVAL`` seconds (the real
+venues: 20 s and 3 minutes), so every test runs with pings that must be answered in time.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.conftest import get_json, wait_until
+from tests.conftest import Simulator, get_json, start_simulator, wait_until
 
 pytestmark = pytest.mark.e2e
+
+PING_INTERVAL = 0.25  # --protocol-ping-interval
+PONG_TIMEOUT = 2.0  # --pong-timeout: generous, the listener answers within milliseconds
+
+
+@pytest.fixture
+def simulator(tmp_path: Path) -> Iterator[Simulator]:
+    """The conftest's quiet simulator, with fast protocol pings on both venues."""
+    sim = start_simulator(tmp_path, "--rate", "0", "--seed", "7",
+                          "--protocol-ping-interval", str(PING_INTERVAL),
+                          "--pong-timeout", str(PONG_TIMEOUT))
+    yield sim
+    sim.process.stop()
 
 
 def subscribed(simulator: Any, exchange: str, pair: str) -> bool:
@@ -129,3 +147,36 @@ def test_refusals_taker_side_and_server_shutdown(simulator, start_server, socket
     wait_until(lambda: server.health()["feeds"]["binanceus"]["state"] == "live",
                message="binanceus live again")
     assert server.health()["feeds"]["binance"]["state"] == "live"
+
+
+def test_the_listener_answers_protocol_pings(simulator, start_server):
+    """websocket-client answers each ping with its payload inside ``recv_data``: the venues
+    count the pongs, time nothing out, and the feeds never reconnect."""
+    server = start_server({
+        "EXCHANGES": "binance,binanceus",
+        "BINANCE_PAIRS": "BTC-USDT",
+        "BINANCEUS_PAIRS": "BTC-USD",
+        "BINANCE_WS_URL": simulator.ws_url("binance"),
+        "BINANCE_REST_URL": simulator.http + "/binance",
+        "BINANCEUS_WS_URL": simulator.ws_url("binanceus"),
+        "BINANCEUS_REST_URL": simulator.http + "/binanceus",
+    })
+    venues = ("binance", "binanceus")
+    wait_until(lambda: all(subscribed(simulator, venue, pair)
+                           for venue, pair in zip(venues, ("BTC-USDT", "BTC-USD"), strict=True)),
+               message="both venues subscribed")
+
+    def answered(count: int) -> bool:
+        stats = simulator.control("stats")
+        return all(stats[venue]["protocol_pongs"] >= count for venue in venues)
+
+    # pings answered for longer than a pong deadline (a second past it)
+    wait_until(lambda: answered(int((PONG_TIMEOUT + 1) / PING_INTERVAL)), timeout=20,
+               message="a pong deadline and more of answered pings on both venues")
+    stats = simulator.control("stats")
+    health = server.health()["feeds"]
+    for venue in venues:
+        assert stats[venue]["pong_timeouts"] == 0
+        assert stats[venue]["connections"] == 1
+        assert stats[venue]["protocol_pings"] - stats[venue]["protocol_pongs"] <= 2  # in flight
+        assert (health[venue]["state"], health[venue]["reconnects"]) == ("live", 0)

@@ -1,4 +1,5 @@
-"""Binance and Binance.US combined-stream peer, driven as plain calls, and their REST routes.
+"""Binance and Binance.US combined-stream peer, driven as plain calls, and their REST routes;
+their protocol pings on a live simulator (``pinging``: real sockets on loopback).
 
 The expected frames are written from the docs (web-socket-streams.md, rest-api.md), not from
 the peer's own helpers, so a peer that drifts from the documented shapes fails here.
@@ -8,13 +9,18 @@ from __future__ import annotations
 
 import json
 import random
+import struct
+import time
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 import pytest
-from sim_support import T0, fixed_clock
+import websocket
+from sim_support import T0, Simulator, fixed_clock, start_simulator, stop_simulator
 
+from simulator.__main__ import parse_args
 from simulator.binance import (
     BINANCE,
     BINANCE_US,
@@ -27,7 +33,7 @@ from simulator.binance import (
     shutdown_command,
 )
 from simulator.market import Market, Side
-from simulator.peer import Close, PeerOptions, Send
+from simulator.peer import Close, PeerOptions, ProtocolPing, Send
 from simulator.registry import EXCHANGES
 
 NOW = 1_700_000_000.0
@@ -425,3 +431,140 @@ def test_trade_time_in_frames_is_the_trade_time(peer: BinancePeer, market: Marke
     later = (T0 + timedelta(seconds=3)).timestamp()
     [out] = frames(peer.on_trade("BTC-USDT", trade, later))
     assert (out["data"]["T"], out["data"]["E"]) == (T0_MS, int(later * 1000))
+
+
+# Protocol pings -------------------------------------------------------------------------------
+
+PING_INTERVAL = 0.25  # --protocol-ping-interval of ``pinging``; the real ones: 20 s, 180 s
+PONG_TIMEOUT = 1.0  # --pong-timeout; the real ones: 60 s, 600 s
+
+
+@pytest.fixture(scope="module")
+def pinging_process() -> Iterator[Simulator]:
+    process, url = start_simulator(
+        "--rate", "0", "--seed", "7", "--exchanges", "binance,binanceus",
+        "--protocol-ping-interval", str(PING_INTERVAL), "--pong-timeout", str(PONG_TIMEOUT))
+    try:
+        yield Simulator(url)
+    finally:
+        stop_simulator(process)
+
+
+@pytest.fixture
+def pinging(pinging_process: Simulator) -> Iterator[Simulator]:
+    try:
+        yield pinging_process
+    finally:
+        pinging_process.close_all()
+
+
+def counters(sim: Simulator, exchange: str) -> tuple[int, int, int]:
+    stats = sim.ok("stats")[exchange]
+    return stats["protocol_pings"], stats["protocol_pongs"], stats["pong_timeouts"]
+
+
+def read_until_closed(ws: websocket.WebSocket, answer: Any) -> tuple[list[tuple[float, bytes]],
+                                                                      float, int, str]:
+    """Read raw frames (``recv_frame`` never answers a ping by itself), handing each ping's
+    payload to ``answer``, until the server's close frame: the pings with the moment each came,
+    the close frame's moment, code and reason."""
+    pings: list[tuple[float, bytes]] = []
+    while True:
+        frame = ws.recv_frame()
+        now = time.monotonic()
+        if frame.opcode == websocket.ABNF.OPCODE_PING:
+            pings.append((now, frame.data))
+            answer(frame.data)
+            continue
+        assert frame.opcode == websocket.ABNF.OPCODE_CLOSE, frame
+        (code,) = struct.unpack("!H", frame.data[:2])
+        return pings, now, code, frame.data[2:].decode()
+
+
+def test_each_venue_declares_its_documented_pings():
+    assert SPEC.protocol_ping == ProtocolPing(interval=20.0, timeout=60.0)
+    assert SPEC_US.protocol_ping == ProtocolPing(interval=180.0, timeout=600.0)
+    assert [name for name, spec in EXCHANGES.items() if spec.protocol_ping] == [
+        "binance", "binanceus"]
+    options = PeerOptions(protocol_ping_interval=0.5, pong_timeout=2.0)
+    assert SPEC_US.protocol_ping.with_options(options) == ProtocolPing(0.5, 2.0)
+    assert SPEC.protocol_ping.with_options(PeerOptions()) == SPEC.protocol_ping
+    args = parse_args(["--protocol-ping-interval", "0.5", "--pong-timeout", "2"])
+    assert (args.protocol_ping_interval, args.pong_timeout) == (0.5, 2.0)
+    with pytest.raises(SystemExit):
+        parse_args(["--pong-timeout", "0"])
+
+
+@pytest.mark.parametrize("exchange", ["binance", "binanceus"])
+def test_a_client_that_echoes_each_ping_stays_connected(pinging: Simulator, exchange: str):
+    pings_before, pongs_before, timeouts_before = counters(pinging, exchange)
+    ws = pinging.connect(exchange)
+    payloads = []
+    started = time.monotonic()
+    while len(payloads) < 6:  # 1.5 s: well past the pong deadline
+        frame = ws.recv_frame()
+        assert frame.opcode == websocket.ABNF.OPCODE_PING, frame
+        payloads.append(frame.data)
+        ws.pong(frame.data)
+    assert time.monotonic() - started > PONG_TIMEOUT
+    assert len(set(payloads)) == 6 and all(len(payload) == 8 for payload in payloads)
+    # still open, answering requests, every ping answered and counted (the last within a tick)
+    ws.send(json.dumps({"method": "LIST_SUBSCRIPTIONS", "id": 1}))
+    while (frame := ws.recv_frame()).opcode == websocket.ABNF.OPCODE_PING:
+        ws.pong(frame.data)
+    assert json.loads(frame.data) == {"result": [], "id": 1}
+    deadline = time.monotonic() + 2
+    while counters(pinging, exchange)[1] - pongs_before < 6 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    pings, pongs, timeouts = counters(pinging, exchange)
+    assert pongs - pongs_before >= 6 and pings - pings_before >= pongs - pongs_before
+    assert timeouts == timeouts_before
+    assert pinging.ok("stats")[exchange]["connections"] == 1
+
+
+def test_a_client_that_never_answers_is_closed_at_the_deadline(pinging: Simulator):
+    _, pongs_before, timeouts_before = counters(pinging, "binance")
+    ws = pinging.connect("binance")
+    pings, closed_at, code, reason = read_until_closed(ws, lambda payload: None)
+    assert (code, reason) == (1008, "Pong timeout")
+    waited = closed_at - pings[0][0]  # the first ping's deadline, checked every 50 ms
+    assert PONG_TIMEOUT - 0.05 <= waited <= PONG_TIMEOUT + 4 * PING_INTERVAL, waited
+    assert len(pings) >= 3
+    _, pongs, timeouts = counters(pinging, "binance")
+    assert (pongs - pongs_before, timeouts - timeouts_before) == (0, 1)
+
+
+def test_unsolicited_pongs_do_not_keep_a_connection(pinging: Simulator):
+    _, pongs_before, timeouts_before = counters(pinging, "binance")
+    ws = pinging.connect("binance")
+    ws.pong(b"")  # "It is recommended that the payload for these pong frames are empty"
+
+    def answer_wrongly(payload: bytes) -> None:
+        ws.pong(b"")
+        ws.pong(bytes(reversed(payload)))  # a pong, but not a copy of the ping's payload
+
+    pings, closed_at, code, reason = read_until_closed(ws, answer_wrongly)
+    assert (code, reason) == (1008, "Pong timeout")
+    assert closed_at - pings[0][0] >= PONG_TIMEOUT - 0.05
+    _, pongs, timeouts = counters(pinging, "binance")
+    assert (pongs - pongs_before, timeouts - timeouts_before) == (0, 1)
+
+
+def test_a_silenced_venue_sends_no_pings_and_times_nothing_out(pinging: Simulator):
+    ws = pinging.connect("binance")
+    frame = ws.recv_frame()
+    assert frame.opcode == websocket.ABNF.OPCODE_PING
+    ws.pong(frame.data)
+    pinging.ok("binance/silence", seconds=str(PONG_TIMEOUT * 1.5))
+    ws.settimeout(PONG_TIMEOUT * 1.2)
+    # a ping already queued may still come out; then nothing, and no close for the silence
+    with pytest.raises(websocket.WebSocketTimeoutException):
+        while True:
+            frame = ws.recv_frame()
+            assert frame.opcode == websocket.ABNF.OPCODE_PING, frame
+            ws.pong(frame.data)
+    ws.settimeout(3)
+    frame = ws.recv_frame()  # pinging again after the silence
+    assert frame.opcode == websocket.ABNF.OPCODE_PING
+    ws.pong(frame.data)
+    assert pinging.ok("stats")["binance"]["connections"] == 1
