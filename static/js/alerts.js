@@ -19,7 +19,8 @@
  *   #alert-banner[data-severity][data-alert-id]   the latest alert, hidden when none;
  *     .alert-banner-text its message, .alert-banner-meta severity word, pair and time,
  *     button.alert-banner-close
- *   #alert-audio-note        says once that a click may be needed to allow sounds
+ *   #alert-audio-note        says once, for 30 s, that a click may be needed to allow sounds
+ *                            (shown once there is a rule, or an alert could not sound)
  *   #alerts-toggle           opens #alerts-panel; .alerts-unread counts alerts not yet seen
  *   #alerts-panel            #alerts-events li.alert-event[data-id][data-severity] (newest
  *                            first), #alerts-rules li.alert-rule[data-id][data-kind],
@@ -28,6 +29,7 @@
  */
 
 const MAX_EVENTS = 50;
+const AUDIO_NOTE_MS = 30000; // how long the "click to allow sounds" note stays
 const BANNER_MS = { info: 60000, warning: 300000, critical: 0 }; // 0: until dismissed
 const SEVERITY_WORD = { info: "Alert", warning: "Warning", critical: "Critical" };
 const KINDS = [
@@ -201,9 +203,14 @@ export function installAlerts(socket, options = {}) {
   const chime = new Chime((allowed) => {
     if (allowed) audioNote.hidden = true;
   });
-  if (!chime.allowed() && chime.ctx) {
-    audioNote.hidden = false; // said once per page: hidden for good once sound is allowed
+  /** Say once per page that sounds need a click, while they would be needed: there are rules
+   * (or an alert could not sound) and no click allowed them yet. A wall screen nobody clicks
+   * keeps its corner: the note goes after AUDIO_NOTE_MS. */
+  function noteAudio() {
+    if (audioNoted || chime.allowed() || !chime.ctx) return;
     audioNoted = true;
+    audioNote.hidden = false;
+    setTimeout(() => { audioNote.hidden = true; }, AUDIO_NOTE_MS);
   }
 
   // -- toggle + panel --
@@ -425,6 +432,7 @@ export function installAlerts(socket, options = {}) {
     const rules = Array.isArray(data.rules) ? data.rules : [];
     rulesList.replaceChildren(...rules.map(ruleItem));
     rulesEmpty.hidden = rules.length > 0;
+    if (rules.length > 0) noteAudio();
   }
 
   function describe(rule) {
@@ -558,10 +566,7 @@ export function installAlerts(socket, options = {}) {
     }
     if (!live) return;
     showBanner(e);
-    if (!chime.play(e.severity) && chime.ctx && !audioNoted) {
-      audioNote.hidden = false;
-      audioNoted = true;
-    }
+    if (!chime.play(e.severity)) noteAudio();
     notify(e);
     if (!panel.hidden) loadRules(); // a fired rule now says so
   }

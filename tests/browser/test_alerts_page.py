@@ -26,8 +26,8 @@ def test_a_rule_added_on_the_page_fires_and_the_banner_shows_it(page: Page, simu
     expect(page.locator("#connection")).to_have_attribute("data-state", "connected")
     expect(page.locator("body")).to_have_attribute("data-alerts", "ready")
     expect(page.locator("#alert-banner")).to_be_hidden()
-    # the browser blocks sound until a click: the page says so
-    expect(page.locator("#alert-audio-note")).to_contain_text("click")
+    # no rule, nothing to sound: no note about sounds in the wall's corner
+    expect(page.locator("#alert-audio-note")).to_be_hidden()
 
     # "tell me when BTC-USD crosses 45,000 on any exchange" (the market is near 43,000)
     page.locator("#alerts-toggle").click()
@@ -74,12 +74,15 @@ def test_a_reloaded_page_lists_the_alerts_it_missed(page: Page, simulator,
     urllib.request.urlopen(request, timeout=5).close()
     page.goto(server.url)
     expect(page.locator("body")).to_have_attribute("data-alerts", "ready")
+    # a rule that would sound, and no click yet to allow sounds: the page says so
+    expect(page.locator("#alert-audio-note")).to_contain_text("click")
     simulator.control("coinbase/trade", pair="BTC-USD", price="39000", amount="0.1")
     expect(page.locator("#alert-banner")).to_have_attribute("data-severity", "critical",
                                                            timeout=2000)
     expect(page.locator("#alerts-toggle .alerts-unread")).to_have_text("1")
     page.reload()
     page.locator("#alerts-toggle").click()
+    expect(page.locator("#alert-audio-note")).to_be_hidden()  # the click allowed sound
     event = page.locator("#alerts-events li.alert-event")
     expect(event).to_have_count(1)
     expect(event).to_have_attribute("data-severity", "critical")
