@@ -30,6 +30,7 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from . import rest
@@ -93,23 +94,43 @@ _MTS_END = 253_402_300_800_000  # 10000-01-01, where datetime's range ends
 # the documented fields an array may carry appended numbers or nulls, and the frame appended
 # integers (SEQ_ALL's sequence number, TIMESTAMP's MTS); anything else appended, or any other
 # spelling, sends the frame the general way.
+#
+# The numbers the parsers read are matched by narrower tokens, parts of ``JSON_NUMBER``'s language
+# chosen so that whatever they match passes every check of the general path (``market_number``,
+# ``price``, ``size``): the text path only has to make each ``Decimal``, with no call per number.
+# - At most 20 integer digits and 19 decimals, no exponent: at most 39 digits, below 1e20, and
+#   1e-19 or more unless zero, well within ``market_number``'s 40 digits and 1e-30 .. 1e31. The
+#   open, LAST_PRICE - DAILY_CHANGE, is then below 2e20 and a multiple of 1e-19: at most 40
+#   digits, adjusted exponent -19 .. 20, in any context (rounding only drops digits).
+# - ``_POSITIVE``: above zero (a price). ``_UNSIGNED``: zero or more (a size). ``_SIGNED``: those
+#   and the negatives of ``_POSITIVE``, so no negative zero (``-0`` is an int 0 to ``decode`` but
+#   ``Decimal("-0")`` to the text path; ``-0.0`` is left to the general path as well).
+# A number outside them (``1e-8``, 25 digits, ``-0.0``, a price of 0 or below) fails the match:
+# the frame takes the general path, which reads it exactly or refuses it with its reason.
 _INT, _NUM = JSON_INT, JSON_NUMBER
+_POSITIVE = r"(?:[1-9][0-9]{0,19}+(?:\.[0-9]{1,19}+)?+|0\.(?=0{0,18}+[1-9])[0-9]{1,19}+)"
+_UNSIGNED = r"(?:0|[1-9][0-9]{0,19}+)(?:\.[0-9]{1,19}+)?+"
+_SIGNED = rf"(?:-?+{_POSITIVE}|{_UNSIGNED})"
 _APPENDED = rf"(?:,(?:{_NUM}|null))*+"
 _STREAM_FRAME = re.compile(rf"""
     \[ (?P<chan_id>{_INT}) ,
     (?:
         "hb"                                                      # [CHAN_ID,"hb"]
-      | \[ (?P<bid>{_NUM}) , (?P<bid_size>{_NUM}) , (?P<ask>{_NUM}) , (?P<ask_size>{_NUM}) ,
-          (?P<change>{_NUM}) , {_NUM} ,                           # DAILY_CHANGE(_RELATIVE)
-          (?P<last>{_NUM}) , (?P<volume>{_NUM}) ,                 # LAST_PRICE, VOLUME
-          (?P<high>{_NUM}) , (?P<low>{_NUM}) {_APPENDED} \]       # HIGH, LOW
+      | \[ (?P<bid>{_POSITIVE}) , (?P<bid_size>{_UNSIGNED}) ,
+          (?P<ask>{_POSITIVE}) , (?P<ask_size>{_UNSIGNED}) ,
+          (?P<change>{_SIGNED}) , {_NUM} ,                        # DAILY_CHANGE(_RELATIVE)
+          (?P<last>{_POSITIVE}) , (?P<volume>{_UNSIGNED}) ,       # LAST_PRICE, VOLUME
+          (?P<high>{_SIGNED}) , (?P<low>{_SIGNED}) {_APPENDED} \]  # HIGH, LOW
       | "t[eu]" ,                                                 # [CHAN_ID,"te",[...]]
-          \[ (?P<id>{_INT}) , (?P<mts>{_INT}) , (?P<amount>{_NUM}) , (?P<price>{_NUM})
-          {_APPENDED} \]
+          \[ (?P<id>{_INT}) , (?P<mts>{_INT}) , (?P<amount>-?+{_POSITIVE}) ,
+          (?P<price>{_POSITIVE}) {_APPENDED} \]
     )
     (?: , {_INT} )*+ \]
     """, re.VERBOSE)
 _HEARTBEAT_GROUPS = 1  # ``lastindex`` of a heartbeat's match: chan_id is the only group in it
+# where a ticker's numbers are in ``match.groups()``, BID to LOW (one slice: cheaper than names)
+_TICKER_NUMBERS = slice(_STREAM_FRAME.groupindex["bid"] - 1, _STREAM_FRAME.groupindex["low"])
+_ZERO = Decimal(0)
 # Longer frames go the general way: a ticker is about 110 characters, and with this bound no
 # integer in a frame can reach the 4300 digits past which ``decode`` (``int``) refuses it.
 _STREAM_FRAME_MAX = 1000
@@ -262,26 +283,43 @@ def read_stream_frame(frame: str, channels: Mapping[str, Channel],
 
 def _ticker_update(match: re.Match[str], channel: Channel,
                    received_at: datetime) -> list[Record] | None:
-    """``parse_ticker`` of a ``_STREAM_FRAME`` ticker match, if it came on a ticker channel."""
+    """``parse_ticker`` of a ``_STREAM_FRAME`` ticker match, if it came on a ticker channel.
+
+    What ``_ticker`` checks the tokens have checked already (see ``_POSITIVE``): what is left
+    is the open, LAST_PRICE - DAILY_CHANGE, and the statistics, 0 or below being unknown.
+    """
     if channel.name != "ticker":
         return None
+    bid, bid_size, ask, ask_size, change, last, volume, high, low = map(
+        Decimal, match.groups()[_TICKER_NUMBERS])
     try:
-        return [_ticker(channel, received_at, *match.group(  # the numbers' own texts
-            "bid", "bid_size", "ask", "ask_size", "change", "last", "volume", "high", "low"))]
-    except (MalformedFrame, ArithmeticError):  # the general path says why
+        opened = last - change
+    except ArithmeticError:  # a context that traps the rounding, say: the general path says why
         return None
+    return [Ticker(NAME, channel.pair, channel.symbol, received_at, bid, ask, last, bid_size,
+                   ask_size, volume, opened if opened > _ZERO else None,
+                   high if high > _ZERO else None, low if low > _ZERO else None)]
 
 
 def _trade_update(match: re.Match[str], channel: Channel,
                   received_at: datetime) -> list[Record] | None:
-    """``parse_trade`` of a ``_STREAM_FRAME`` trade match, if it came on a trades channel."""
+    """``parse_trade`` of a ``_STREAM_FRAME`` trade match, if it came on a trades channel.
+
+    AMOUNT is a nonzero number and PRICE a price by their tokens; MTS is left to check.
+    """
     if channel.name != "trades":
         return None
-    try:
-        return [_trade(channel, received_at, match["id"], int(match["mts"]), match["amount"],
-                       match["price"])]
-    except (MalformedFrame, ArithmeticError):  # the general path says why
+    mts = int(match["mts"])
+    if mts >= _MTS_END:  # past datetime's range: the general path says why
         return None
+    try:
+        time = market_time(time_from_ms(mts), mts, received_at)
+    except ValueError:  # a MalformedFrame (out of the window) included
+        return None
+    amount = match["amount"]
+    signed = Decimal(amount)
+    return [Trade(NAME, channel.pair, channel.symbol, time, match["id"], Decimal(match["price"]),
+                  signed.copy_abs(), Side.SELL if amount[0] == "-" else Side.BUY)]
 
 
 # What each message on a channel becomes, by (channel, message type); "data" is ``[chanId, [...]]``.

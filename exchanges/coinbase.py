@@ -62,6 +62,7 @@ _PRODUCT_ID = re.compile(r"[A-Z0-9]+-[A-Z0-9]+")
 _NAMED_PRODUCT = re.compile(r"(?<![A-Za-z0-9-])[A-Za-z0-9]+(?:-[A-Za-z0-9]+)+(?![A-Za-z0-9-])")
 _TAKER_SIDE = {"buy": Side.SELL, "sell": Side.BUY}  # match ``side`` (the maker's) -> taker's
 _SIDE = {"buy": Side.BUY, "sell": Side.SELL}  # ticker ``side``: the taker's already
+_ZERO = Decimal(0)
 
 Parser = Callable[[dict[str, Any], Mapping[str, str], datetime], list[Record]]
 
@@ -320,7 +321,7 @@ def _trade(pair: str, symbol: str, time: datetime, trade_id: Any, trade_price: D
            size: Any, side: Side) -> Trade:
     """The trade a ticker, match or REST trade reports; all spell id, price and time alike."""
     amount = market_number(size, "size")
-    if amount <= 0:
+    if amount <= _ZERO:  # a Decimal: comparing with the int 0 costs a conversion
         raise MalformedFrame(f"trade size is not positive: {size!r}")
     return Trade(NAME, pair, symbol, time, _trade_id(trade_id), trade_price, amount, side)
 

@@ -83,9 +83,10 @@ from .base import (
 from .pairs import PairError
 from .parsing import (
     MalformedFrame,
-    market_number,
     market_time,
+    price,
     reads_frame,
+    size,
 )
 from .records import FeedState, Quote, Record, Side, Status, Ticker, Trade, time_from_ms
 
@@ -177,9 +178,9 @@ def trade_from(item: Mapping[str, Any], pair: str, symbol: str, received_at: dat
     trade_id = item["tradeId"]
     if not ((type(trade_id) is str and trade_id) or type(trade_id) is int):
         raise MalformedFrame(f"not a trade id: {trade_id!r}")
-    price, amount = _positive(item["px"], "trade price"), _positive(item["sz"], "trade size")
-    return Trade(NAME, pair, symbol, _ms_time(item["ts"], received_at), str(trade_id), price,
-                 amount, _SIDE[item["side"]])
+    trade_price, amount = price(item["px"], "trade price"), price(item["sz"], "trade size")
+    return Trade(NAME, pair, symbol, _ms_time(item["ts"], received_at), str(trade_id),
+                 trade_price, amount, _SIDE[item["side"]])
 
 
 @reads_frame
@@ -316,20 +317,11 @@ def _list(value: Any) -> list[Any]:
 
 def _price_or_size(value: Any, name: str) -> Decimal | None:
     """A ticker field: None where OKX sends ``""`` (or null, or nothing), and for a price of 0
-    (no such price); a negative or absurd number is malformed."""
+    (no such price); a negative or absurd number is malformed (``size``'s checks)."""
     if value is None or value == "":
         return None
-    number = market_number(value, name)
-    if number < 0:
-        raise MalformedFrame(f"{name} is negative: {value!r}")
-    return None if number == 0 and name in _PRICES else number
-
-
-def _positive(value: Any, what: str) -> Decimal:
-    number = market_number(value, what)
-    if number <= 0:
-        raise MalformedFrame(f"{what} is not positive: {value!r}")
-    return number
+    number = size(value, name)
+    return None if not number and name in _PRICES else number
 
 
 def _ms_time(value: Any, received_at: datetime) -> datetime:

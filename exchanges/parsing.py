@@ -18,8 +18,8 @@ of a message:
   ``decode`` too, which decides what it is.
 
 Hand-written readers of an exchange's most frequent frame shapes match the frame's text with
-patterns built from ``JSON_INT`` and ``JSON_NUMBER``, the JSON grammar's own, so that whatever
-they accept the JSON decoder would read the same way.
+patterns built from ``JSON_INT`` and ``JSON_NUMBER``, the JSON grammar's own, or from narrower
+parts of it, so that whatever they accept the JSON decoder would read the same way.
 """
 
 from __future__ import annotations
@@ -125,23 +125,52 @@ EARLIEST_TIME = datetime(2009, 1, 3, tzinfo=UTC)
 LATEST_AHEAD = timedelta(days=1)
 
 
-def market_number(value: Any, what: str) -> Decimal:
-    """``decimal(value)``, refused as ``MalformedFrame`` when it is no market's number.
+# The bounds as values: a nonzero number's adjusted exponent is within +-30 exactly when its
+# magnitude is in [1e-30, 1e31). Comparing a ``Decimal`` with them is exact (no rounding), false
+# for an infinity and raises ``InvalidOperation`` for a NaN (false where that isn't trapped), so
+# one chained comparison checks finiteness and both bounds: cheaper than ``is_finite`` and
+# ``adjusted``, and against ``Decimal`` constants, not the int 0, which costs a conversion.
+_SMALLEST = Decimal(f"1e-{MAX_ADJUSTED_EXPONENT}")
+_BEYOND = Decimal(f"1e{MAX_ADJUSTED_EXPONENT + 1}")
+_NEGATIVE_SMALLEST, _NEGATIVE_BEYOND = -_SMALLEST, -_BEYOND
+_MIN_ADJUSTED, _ZERO = -MAX_ADJUSTED_EXPONENT, Decimal(0)
 
-    On every price and amount of every message, so the common case, a short string, is read
-    inline: counting a number's digits (``as_tuple``) costs more than reading it, and a text of
-    at most ``MAX_DIGITS`` characters can't have more digits.
-    """
+# ``market_number``, ``price``, ``size``, ``optional_size`` and ``optional_statistic`` run on
+# every price and amount of every message, so each reads the common case inline, in one call: a
+# string of at most ``MAX_DIGITS`` characters (which can't have more digits than that), one
+# ``Decimal`` and one chained comparison with the bounds above. Whatever that doesn't return
+# (another type, a longer text, an error, a number out of bounds or of the wrong sign) goes to
+# ``_checked_number``, the one definition of a market number, and the function's own check, as
+# before: the inline part only answers where they would give the very same ``Decimal``.
+
+
+def market_number(value: Any, what: str) -> Decimal:
+    """``decimal(value)``, refused as ``MalformedFrame`` when it is no market's number: finite,
+    zero or of an adjusted exponent within +-``MAX_ADJUSTED_EXPONENT``, at most ``MAX_DIGITS``
+    significant digits."""
     if type(value) is str and len(value) <= MAX_DIGITS:
         try:
             number = Decimal(value)
-        except InvalidOperation:
-            raise MalformedFrame(f"not a decimal number: {value!r}") from None
-        if number.is_finite() and (
-                not number or -MAX_ADJUSTED_EXPONENT <= number.adjusted() <= MAX_ADJUSTED_EXPONENT):
-            return number
+            if (_SMALLEST <= number < _BEYOND or not number
+                    or _NEGATIVE_BEYOND < number <= _NEGATIVE_SMALLEST):
+                return number
+        except InvalidOperation:  # not a number, or a NaN compared: ``_checked_number`` says
+            pass
+    return _checked_number(value, what)
+
+
+def _checked_number(value: Any, what: str) -> Decimal:
+    """``market_number`` of any value: the definition, and the error of a refused one.
+
+    A ``Decimal`` of the exact decoder whose text is at most ``MAX_DIGITS`` characters long
+    can't have more digits than that either (its text shows every digit): that check, much
+    cheaper than counting them (``as_tuple``), comes first.
+    """
+    if (type(value) is Decimal and len(str(value)) <= MAX_DIGITS and value.is_finite()
+            and (not value or _MIN_ADJUSTED <= value.adjusted() <= MAX_ADJUSTED_EXPONENT)):
+        return value
     number = decimal(value)
-    if number and not (-MAX_ADJUSTED_EXPONENT <= number.adjusted() <= MAX_ADJUSTED_EXPONENT
+    if number and not (_MIN_ADJUSTED <= number.adjusted() <= MAX_ADJUSTED_EXPONENT
                        and len(number.as_tuple().digits) <= MAX_DIGITS):
         raise MalformedFrame(f"{what} is no market's number: {number}")
     return number
@@ -149,22 +178,43 @@ def market_number(value: Any, what: str) -> Decimal:
 
 def price(value: Any, what: str = "price") -> Decimal:
     """A price, or a trade's amount: a market number above zero (``MalformedFrame`` otherwise)."""
-    number = market_number(value, what)
-    if number <= 0:
+    if type(value) is str and len(value) <= MAX_DIGITS:
+        try:
+            number = Decimal(value)
+            if _SMALLEST <= number < _BEYOND:
+                return number
+        except InvalidOperation:
+            pass
+    number = _checked_number(value, what)
+    if number <= _ZERO:
         raise MalformedFrame(f"{what} is not positive: {value!r}")
     return number
 
 
 def size(value: Any, what: str = "size") -> Decimal:
     """An amount or a volume: a market number, zero or more (``MalformedFrame`` otherwise)."""
-    number = market_number(value, what)
-    if number < 0:
+    if type(value) is str and len(value) <= MAX_DIGITS:
+        try:
+            number = Decimal(value)
+            if _SMALLEST <= number < _BEYOND or not number:  # ``-0`` too: it isn't below zero
+                return number
+        except InvalidOperation:
+            pass
+    number = _checked_number(value, what)
+    if number < _ZERO:
         raise MalformedFrame(f"{what} is negative: {value!r}")
     return number
 
 
 def optional_size(value: Any, what: str = "size") -> Decimal | None:
     """``size(value)``, or None for a field sent as null or not at all."""
+    if type(value) is str and len(value) <= MAX_DIGITS:
+        try:
+            number = Decimal(value)
+            if _SMALLEST <= number < _BEYOND or not number:
+                return number
+        except InvalidOperation:
+            pass
     return None if value is None else size(value, what)
 
 
@@ -176,10 +226,19 @@ def optional_price(value: Any, what: str = "price") -> Decimal | None:
 def optional_statistic(value: Any, what: str = "statistic") -> Decimal | None:
     """A 24 h open, high or low: a price, or None when sent as null, not at all, or as 0 or
     below (what exchanges send for a pair that hasn't traded for a day)."""
+    if type(value) is str and len(value) <= MAX_DIGITS:
+        try:
+            number = Decimal(value)
+            if _SMALLEST <= number < _BEYOND:
+                return number
+            if not number or _NEGATIVE_BEYOND < number <= _NEGATIVE_SMALLEST:
+                return None
+        except InvalidOperation:
+            pass
     if value is None:
         return None
-    number = market_number(value, what)
-    return number if number > 0 else None
+    number = _checked_number(value, what)
+    return number if number > _ZERO else None
 
 
 def market_time(moment: datetime, value: Any, received_at: datetime) -> datetime:

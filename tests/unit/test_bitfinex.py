@@ -7,6 +7,7 @@ frames' text, so a parser that reorders, rounds or mislabels a field fails here.
 
 from __future__ import annotations
 
+import decimal
 import json
 import re
 from collections.abc import Callable
@@ -388,7 +389,22 @@ def test_the_streams_recorded_and_documented_frames_take_the_text_path(frame: st
 
 
 TICKER = "[232950,[277530,1.7954053099999998,282030,2.2626716,-66440,-0.1903,282780,32.20946748,{}]"
-TE = '[17470,"te",[401597395,1574694478808,{}]'
+TE = '[17470,"te",[401597395,1574694478808,{}'
+# the largest number the text path's tokens take (20 integer digits, 19 decimals), and 1e-19
+LARGEST, SMALLEST = "9" * 20 + "." + "9" * 19, "0." + "0" * 18 + "1"
+
+
+def ticker_frame(**fields: str) -> str:
+    """A ticker frame on the recording's ticker channel, these fields replacing the usual."""
+    values = {"bid": "277530", "bid_size": "1.79", "ask": "282030", "ask_size": "2.26",
+              "change": "-66440", "relative": "-0.1903", "last": "282780", "volume": "32.2",
+              "high": "402510", "low": "231840"} | fields
+    return f"[232950,[{','.join(values.values())}],273]"
+
+
+def te_frame(amount: str = "0.005", price: str = "7245.3") -> str:
+    return TE.format(f"{amount},{price}],42]")
+
 
 # (frame, whether the text path reads it); either way ``receive`` must give what the general
 # path gives, records or error
@@ -409,9 +425,10 @@ STREAM_VARIANTS = [
     (TICKER.format("402510,231840"), False),  # truncated
     ("[232950,[277530,null,282030,2.2626716,0,0,282780,32.2,0,0],1", False),  # a null size
     ("[232950,[277530,1.79,282030,2.26,0,0,282780,32.2,0,0],1]".replace("[2775", "[ 2775"), False),
-    ("[232950,[2.7753E5,1.79e-0,282030,2.26,0,0,282780,3.2E+1,0,0],1]", True),  # exponents
-    ("[232950,[277530,1.79,282030,2.26,0,0,282780,1e999,0,0],1]", True),
-    ("[232950,[277530,1.79,282030,2.26,0,0,282780,1e99999999999999999999,0,0],1]", True),
+    # exponents: the general path reads them (or refuses them)
+    ("[232950,[2.7753E5,1.79e-0,282030,2.26,0,0,282780,3.2E+1,0,0],1]", False),
+    ("[232950,[277530,1.79,282030,2.26,0,0,282780,1e999,0,0],1]", False),
+    ("[232950,[277530,1.79,282030,2.26,0,0,282780,1e99999999999999999999,0,0],1]", False),
     ("[232950,[277530,1.79,282030,2.26,0,0,282780,NaN,0,0],1]", False),
     ("[232950,[277530,1.79,282030,2.26,0,0,282780,Infinity,0,0],1]", False),
     ("[232950,[277530,1.79,282030,2.26,0,0,282780,-Infinity,0,0],1]", False),
@@ -422,7 +439,8 @@ STREAM_VARIANTS = [
     ("[232950,[277530,1.79,282030,2.26,--1,0,282780,32.2,0,0],1]", False),  # unused, still JSON
     ("[232950,[277530,1.79,282030,2.26,1e,0,282780,32.2,0,0],1]", False),
     ("[232950,[-0,1.79,282030,2.26,0,0,282780,32.2,0,0],1]", False),  # int -0: decode gives 0
-    ("[232950,[-0.0,1.79,282030,-0e1,0,0,282780,32.2,0,0],1]", True),
+    ("[232950,[-0.0,1.79,282030,-0e1,0,0,282780,32.2,0,0],1]", False),
+    ("[232950,[277530,-0.0,282030,2.26,-0.0,0,282780,32.2,-0.0,0],1]", False),  # -0.0: general
     ('[232950,["277530",1.79,282030,2.26,0,0,282780,32.2,0,0],1]', False),
     ("[232950,[true,1.79,282030,2.26,0,0,282780,32.2,0,0],1]", False),
     ("[0232950,[277530,1.79,282030,2.26,0,0,282780,32.2,0,0],1]", False),
@@ -431,6 +449,19 @@ STREAM_VARIANTS = [
     (TICKER.format(",".join(["0"] * 600) + "]"), False),  # longer than any ticker: general path
     # an integer past int()'s 4300 digits, which decode refuses
     ("[232950,[1" + "0" * 5000 + ",1.79,282030,2.26,0,0,282780,32.2,0,0],1]", False),
+    # zeros where a size or a statistic may be 0, and the 0.0 bid no price may be
+    (ticker_frame(bid_size="0", ask_size="0.0", volume="0.000", high="0", low="0.0"), True),
+    (ticker_frame(high="-1.5", low="-0.5"), True),  # statistics below zero: unknown
+    (ticker_frame(bid="0.0"), False),
+    (ticker_frame(ask="0"), False),
+    (ticker_frame(last="-282780"), False),
+    (ticker_frame(bid_size="-1.79"), False),
+    # the open, LAST_PRICE - DAILY_CHANGE, at the tokens' bounds
+    (ticker_frame(last=LARGEST, change="-" + LARGEST), True),  # 40 digits before rounding
+    (ticker_frame(last=LARGEST, change=LARGEST), True),  # 0: unknown
+    (ticker_frame(last="0." + "0" * 17 + "2", change=SMALLEST), True),  # 1e-19
+    (ticker_frame(last="1", change="1.0000000000000000001"), True),  # below zero: unknown
+    (ticker_frame(last=SMALLEST, change="-" + LARGEST), True),
     # heartbeats
     ('[232950,"hb"]', True),
     ('[232950,"hb",135]', True),
@@ -444,49 +475,142 @@ STREAM_VARIANTS = [
     (TE.format("0.005,7245.3]]"), True),
     (TE.format("0.005,7245.3],42]"), True),
     (TE.format("0.005,7245.3]]").replace('"te"', '"tu"'), True),
-    (TE.format("-0.005,7.2453E3,null,3],42]"), True),
+    (TE.format("-0.005,7245.3,null,3],42]"), True),  # appended fields
+    (TE.format("-0.005,7.2453E3,null,3],42]"), False),  # an exponent: the general path
     (TE.format('0.005,7245.3,"x"],42]'), False),
     (TE.format("0,7245.3],42]"), False),
-    (TE.format("-0.0,7245.3],42]"), True),  # matches, but amount 0: the general path refuses
+    (TE.format("-0.0,7245.3],42]"), False),  # amount 0: the general path refuses
+    (TE.format("0.005,0],42]"), False),  # price 0: the general path refuses
+    (TE.format("0.005,-7245.3],42]"), False),
     (TE.format("0.005]"), False),
     (TE.format("0.005,NaN]]"), False),
-    (TE.format("0.005,1e99999999999999999999]]"), True),
+    (TE.format("0.005,1e99999999999999999999]]"), False),
     ('[17470,"te",[401597395.5,1574694478808,0.005,7245.3]]', False),
     ('[17470,"te",[-5,1574694478808,0.005,7245.3]]', False),  # the general path reads it
     ('[17470,"te",[123456789012345678901234567890,1574694478808,0.005,7245.3]]', True),
     ('[17470,"te",[401597395,-1,0.005,7245.3]]', False),
-    ('[17470,"te",[401597395,253402300799999,0.005,7245.3]]', True),
-    ('[17470,"te",[401597395,253402300800000,0.005,7245.3]]', True),  # past year 9999
+    ('[17470,"te",[401597395,1230940800000,0.005,7245.3]]', True),  # 2009-01-03: the earliest
+    ('[17470,"te",[401597395,1230940799999,0.005,7245.3]]', False),  # before it: refused
+    ('[17470,"te",[401597395,253402300799999,0.005,7245.3]]', False),  # year 9999: refused
+    ('[17470,"te",[401597395,253402300800000,0.005,7245.3]]', False),  # past year 9999
     ('[17470,"te",[401597395,01574694478808,0.005,7245.3]]', False),
-    ('[232950,"te",[401597395,1574694478808,0.005,7245.3]]', True),  # te on a ticker channel
-    ('[999,"te",[401597395,1574694478808,0.005,7245.3]]', True),  # an unknown chanId
+    ('[232950,"te",[401597395,1574694478808,0.005,7245.3]]', False),  # te on a ticker channel
+    ('[999,"te",[401597395,1574694478808,0.005,7245.3]]', False),  # an unknown chanId
     ('[17470,"fte",[401597395,1574694478808,0.005,7245.3,2]]', False),
     ('[17470,"te",{"id":1}]', False),
+    (te_frame(LARGEST, SMALLEST), True),
+    (te_frame("-" + SMALLEST, LARGEST), True),
 ]
 
 
-@pytest.mark.parametrize(("frame", "matches"), STREAM_VARIANTS,
+def contexts() -> dict[str, decimal.Context]:
+    """Decimal contexts to read in: the fast path must agree with the general path in any."""
+    trapping = decimal.Context()
+    trapping.traps[decimal.Inexact] = True
+    return {"default": decimal.Context(), "precision 60": decimal.Context(prec=60),
+            "precision 3": decimal.Context(prec=3), "rounding trapped": trapping}
+
+
+def assert_reads_as_the_general_path(frame: str) -> list[Record] | None:
+    """``receive`` gives what the general path gives, and so does the text path if it reads the
+    frame; returns what the text path read (None: it left the frame to the general path)."""
+    fast, general = subscribed_session(), subscribed_session()
+    expected = outcome(lambda: general.receive_message(decode(frame), T0))
+    assert outcome(lambda: fast.receive(frame, T0)) == expected, frame
+    from_text = read_stream_frame(frame, CHANNELS_BY_TEXT, T0)
+    if from_text is not None:
+        assert ("records", from_text, [record.to_json() for record in from_text]) == expected
+    return from_text
+
+
+@pytest.mark.parametrize("context", contexts().values(), ids=contexts().keys())
+@pytest.mark.parametrize(("frame", "reads"), STREAM_VARIANTS,
                          ids=[f"{n}:{frame[:48]}" for n, (frame, _) in enumerate(STREAM_VARIANTS)])
 def test_variants_of_the_streams_frames_read_as_the_general_path_reads_them(
-        frame: str, matches: bool) -> None:
+        frame: str, reads: bool, context: decimal.Context) -> None:
     """A variant the text path doesn't take, or takes but can't read, goes the general way."""
-    fast, general = subscribed_session(), subscribed_session()
-    assert outcome(lambda: fast.receive(frame, T0)) == outcome(
-        lambda: general.receive_message(decode(frame), T0))
-    from_text = read_stream_frame(frame, CHANNELS_BY_TEXT, T0)
-    assert from_text is None or from_text == general.receive_message(decode(frame), T0)
-    if not matches:
-        assert from_text is None
+    with decimal.localcontext(context):
+        from_text = assert_reads_as_the_general_path(frame)
+    if context.prec == decimal.DefaultContext.prec and not context.traps[decimal.Inexact]:
+        assert (from_text is not None) == reads
+
+
+# Number texts at the bounds of ``market_number`` (finite, at most 40 significant digits, an
+# adjusted exponent within +-30) and of the text path's tokens (no exponent, at most 20
+# integer digits and 19 decimals), and spellings JSON has or hasn't.
+BOUND_NUMBERS = [
+    "0", "0.0", "0.000", "-0", "-0.0", "1", "-1", "0.5", "-0.5", "7245.3",
+    "1" + "0" * 19, "9" * 20, "1" + "0" * 20, "-" + "9" * 20, "-1" + "0" * 20,  # 20, 21 digits
+    "1" + "0" * 30, "1" + "0" * 31,  # adjusted exponent 30 (a market's), 31 (none's)
+    "1" * 40, "1" * 41,  # 40 digits, but adjusted exponent 39
+    SMALLEST, "0." + "0" * 19 + "1", "-" + SMALLEST,  # 19 decimals, 20
+    "0." + "0" * 29 + "1", "0." + "0" * 30 + "1",  # adjusted exponent -30, -31
+    LARGEST, "-" + LARGEST, "1" + LARGEST,  # 39 digits, 40 with 21 integer digits
+    "1." + "2" * 18, "1." + "2" * 19, "1." + "2" * 20,  # 19 digits, 20, 21 with 20 decimals
+    "1234567890." + "1" * 30, "1234567890." + "1" * 31,  # 40 digits, 41
+    "0." + "1" * 40, "0." + "1" * 41,  # 40 digits, 41
+    "1e5", "1E5", "1e+5", "1e-5", "-1e5", "0e0", "0E-5", "1.5e3", "1e30", "1e31", "1e-30",
+    "1e-31", "9.99e30", "1" * 40 + "e-20", "1" * 41 + "e-20", "1e999", "-1e999",
+    "00", "01", "-01", "00.5", "0.", ".5", "+1", "1.5.5", "--1", "0x10", "NaN", "Infinity",
+]
+# the fields the parsers read, and the token each takes: price, size, signed or amount
+TICKER_FIELDS = {"bid": "price", "bid_size": "size", "ask": "price", "ask_size": "size",
+                 "change": "signed", "last": "price", "volume": "size", "high": "signed",
+                 "low": "signed"}
+TRADE_FIELDS = {"amount": "amount", "price": "price"}
+
+
+def takes(text: str, token: str) -> bool:
+    """Whether the text path's ``token`` takes ``text``, by the bounds bitfinex.py states."""
+    sign, digits = ("-", text[1:]) if text.startswith("-") else ("", text)
+    whole, dot, decimals = digits.partition(".")
+    if not (re.fullmatch(r"0|[1-9][0-9]{0,19}", whole)
+            and (not dot or re.fullmatch(r"[0-9]{1,19}", decimals))):
+        return False
+    value = Decimal(text)
+    return {"price": not sign and value > 0, "size": not sign, "amount": value != 0,
+            "signed": not sign or value != 0}[token]
+
+
+@pytest.mark.parametrize("context", contexts().values(), ids=contexts().keys())
+@pytest.mark.parametrize("field", [*TICKER_FIELDS, *TRADE_FIELDS])
+def test_numbers_at_the_bounds_read_as_the_general_path_reads_them(
+        field: str, context: decimal.Context) -> None:
+    """Every field the parsers read, at every bound: the same records or the same refusal, and
+    the text path reads exactly the texts its token takes."""
+    for text in BOUND_NUMBERS:
+        if field in TICKER_FIELDS:
+            frame, token = ticker_frame(**{field: text}), TICKER_FIELDS[field]
+        else:
+            frame = te_frame(**{field: text})
+            token = TRADE_FIELDS[field]
+        with decimal.localcontext(context):
+            from_text = assert_reads_as_the_general_path(frame)
+        if context.prec == decimal.DefaultContext.prec and not context.traps[decimal.Inexact]:
+            assert (from_text is not None) == takes(text, token), (field, text)
 
 
 def test_numbers_read_from_the_text_keep_their_digits(session: BitfinexSession) -> None:
-    frame = "[232950,[2.7753E5,1.7954053099999998,282030,-0.0,0,0,282780,1E-8,0,0],1]"
+    frame = "[232950,[277530.50,1.7954053099999998,282030,0.0,0,0,282780,0.00000001,0,0],1]"
     (ticker,) = read_stream_frame(frame, CHANNELS_BY_TEXT, T0) or []
+    assert ticker.to_json() | {"time": None} == {
+        "exchange": "bitfinex", "pair": "DOG-USD", "symbol": "tDOGUSD", "time": None,
+        "bid": "277530.50", "ask": "282030", "last": "282780", "bid_size": "1.7954053099999998",
+        "ask_size": "0.0", "volume_24h": "0.00000001", "open_24h": "282780",
+        "high_24h": None, "low_24h": None,  # 0: a pair that hasn't traded for a day
+    }
+
+
+def test_numbers_with_exponents_keep_their_digits_on_the_general_path(
+        session: BitfinexSession) -> None:
+    frame = "[232950,[2.7753E5,1.7954053099999998,282030,-0.0,0,0,282780,1E-8,0,0],1]"
+    assert read_stream_frame(frame, CHANNELS_BY_TEXT, T0) is None
+    (ticker,) = session.receive(frame, T0)
     assert ticker.to_json() | {"time": None} == {
         "exchange": "bitfinex", "pair": "DOG-USD", "symbol": "tDOGUSD", "time": None,
         "bid": "277530", "ask": "282030", "last": "282780", "bid_size": "1.7954053099999998",
         "ask_size": "-0.0", "volume_24h": "0.00000001", "open_24h": "282780",
-        "high_24h": None, "low_24h": None,  # 0: a pair that hasn't traded for a day
+        "high_24h": None, "low_24h": None,
     }
 
 
