@@ -34,6 +34,13 @@ def simulator(tmp_path: Path) -> Iterator[Simulator]:
     sim.process.stop()
 
 
+def on_simulator(simulator: Any) -> dict[str, str]:
+    """Both venues' websocket and REST URLs pointed at the simulator."""
+    return {f"{name.upper()}_{kind}_URL": simulator.ws_url(name) if kind == "WS"
+            else f"{simulator.http}/{name}"
+            for name in ("binance", "binanceus") for kind in ("WS", "REST")}
+
+
 def subscribed(simulator: Any, exchange: str, pair: str) -> bool:
     channels = simulator.control("stats")[exchange]["channels"]
     return pair in channels.get("bookTicker", ()) and pair in channels.get("trade", ())
@@ -48,10 +55,7 @@ def test_defaults_exact_values_snapshot_and_reconnect(simulator, start_server, s
     server = start_server({
         "EXCHANGES": "binance,binanceus",
         "BINANCEUS_PAIRS": "BTC-USD,ETH-USDT",
-        "BINANCE_WS_URL": simulator.ws_url("binance"),
-        "BINANCE_REST_URL": simulator.http + "/binance",
-        "BINANCEUS_WS_URL": simulator.ws_url("binanceus"),
-        "BINANCEUS_REST_URL": simulator.http + "/binanceus",
+        **on_simulator(simulator),
     })
     log = socket_client(server)
     # binance.com lists no USD: its own default pairs are USDT ones
@@ -156,10 +160,7 @@ def test_the_listener_answers_protocol_pings(simulator, start_server):
         "EXCHANGES": "binance,binanceus",
         "BINANCE_PAIRS": "BTC-USDT",
         "BINANCEUS_PAIRS": "BTC-USD",
-        "BINANCE_WS_URL": simulator.ws_url("binance"),
-        "BINANCE_REST_URL": simulator.http + "/binance",
-        "BINANCEUS_WS_URL": simulator.ws_url("binanceus"),
-        "BINANCEUS_REST_URL": simulator.http + "/binanceus",
+        **on_simulator(simulator),
     })
     venues = ("binance", "binanceus")
     wait_until(lambda: all(subscribed(simulator, venue, pair)
